@@ -1,0 +1,479 @@
+/**
+ * The connector's configuration, defined once.
+ *
+ * Every setting is one row of SETTINGS: its name, environment variable, command-line flag,
+ * default, validation and help text. `--help`, the README table (`npm run docs:config`) and
+ * start-up validation all read this table, so they cannot drift apart.
+ *
+ * Precedence: defaults < config file (`<data dir>/config.json`, or GDRIVE_BACKUP_CONFIG)
+ * < environment < command-line flags. A bad value stops start-up with a ConfigError naming the
+ * setting and what it accepts.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
+import envPaths from 'env-paths';
+
+export const RESUMABLE_CHUNK_ALIGNMENT = 256 * 1024;
+
+export interface Config {
+  /** State, secrets key, api token, socket, spill files. */
+  dataDir: string;
+  clientId: string;
+  clientSecret: string;
+  /** Base URL of Google's APIs, ending with '/'. */
+  apiRoot: string;
+  oauthAuthUrl: string;
+  oauthTokenUrl: string;
+  oauthRevokeUrl: string;
+  /** 'drive.file' (default, non-sensitive) or 'drive' (full access, restricted scope). */
+  scope: 'drive.file' | 'drive';
+  /** Bytes per resumable-upload PUT; a multiple of 256 KiB. */
+  chunkSize: number;
+  /** Parallel ranged GETs for one large read. */
+  downloadStreams: number;
+  /** Bytes per ranged GET when a read is split. */
+  downloadRangeSize: number;
+  /** Default root: a path under My Drive, `id:<folderId>` or `drive:<sharedDriveId>[/path]`. */
+  rootFolder: string;
+  /** Directories `localFile` may lie in. */
+  exchangeDirs: string[];
+  /** '' for the embedded file store, or `redis://...`. */
+  storeUrl: string;
+  /** Where refresh tokens live: the embedded encrypted file, or Plesk's Key-Value Storage. */
+  secretsStore: 'file' | 'plesk';
+  /** Command that runs the extension's kv script (JSON over stdin/stdout). */
+  pleskKvCommand: string;
+  socketPath: string;
+  /** 'host:port' on loopback instead of the unix socket; '' to use the socket. */
+  listen: string;
+  /** Group given read/write access to the socket (mode 0660); '' keeps it 0600. */
+  socketGroup: string;
+  /** Seconds without requests and open handles after which `serve` exits; 0 = never. */
+  idleTimeout: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Attempts for one retryable request before giving up. */
+  maxAttempts: number;
+  /** First backoff delay in ms; doubles each attempt, with jitter, capped at 32 s. */
+  retryBaseMs: number;
+  /** check() warns when free quota is below this many bytes. */
+  lowQuotaBytes: number;
+}
+
+type Parser<T> = (raw: string) => T;
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  flag: string;
+  default: (partial: Partial<Config>) => Config[K];
+  parse: Parser<Config[K]>;
+  accepts: string;
+  help: string;
+  /** Shown as '(set)' instead of its value. */
+  secret?: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: string,
+    detail: string,
+  ) {
+    super(`Invalid setting ${setting}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const str: Parser<string> = (raw) => raw;
+
+const url: Parser<string> = (raw) => {
+  const parsed = new URL(raw);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not an http(s) URL');
+  return raw;
+};
+
+const rootUrl: Parser<string> = (raw) => {
+  url(raw);
+  return raw.endsWith('/') ? raw : `${raw}/`;
+};
+
+const absPath: Parser<string> = (raw) => {
+  if (!isAbsolute(raw)) throw new Error('not an absolute path');
+  return resolve(raw);
+};
+
+function int(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new Error('not a whole number');
+    const value = Number(raw);
+    if (value < min || value > max) throw new Error(`out of range ${min}..${max}`);
+    return value;
+  };
+}
+
+function oneOf<T extends string>(...values: T[]): Parser<T> {
+  return (raw) => {
+    if (!(values as string[]).includes(raw)) throw new Error(`not one of ${values.join(', ')}`);
+    return raw as T;
+  };
+}
+
+const chunkSize: Parser<number> = (raw) => {
+  const value = int(RESUMABLE_CHUNK_ALIGNMENT, 1024 * 1024 * 1024)(raw);
+  if (value % RESUMABLE_CHUNK_ALIGNMENT !== 0) throw new Error('not a multiple of 262144 (256 KiB)');
+  return value;
+};
+
+const pathList: Parser<string[]> = (raw) =>
+  raw
+    .split(delimiter)
+    .filter((p) => p !== '')
+    .map(absPath);
+
+const listen: Parser<string> = (raw) => {
+  if (raw === '') return raw;
+  const match = /^(.+):(\d+)$/.exec(raw);
+  if (!match) throw new Error('not HOST:PORT');
+  int(0, 65535)(match[2]!);
+  return raw;
+};
+
+const MIB = 1024 * 1024;
+
+/** The table. Order here is the order of `--help` and of the README. */
+export const SETTINGS = [
+  {
+    key: 'dataDir',
+    env: 'GDRIVE_BACKUP_DATA_DIR',
+    flag: '--data-dir',
+    default: () => envPaths('gdrive-backup', { suffix: '' }).data,
+    parse: absPath,
+    accepts: 'an absolute path',
+    help: 'State, encrypted secrets, API token and socket of the connector',
+  },
+  {
+    key: 'clientId',
+    env: 'GDRIVE_CLIENT_ID',
+    flag: '--client-id',
+    default: () => '',
+    parse: str,
+    accepts: 'an OAuth client id from Google Cloud console',
+    help: 'OAuth2 client id of your Google Cloud project (type "Web application")',
+  },
+  {
+    key: 'clientSecret',
+    env: 'GDRIVE_CLIENT_SECRET',
+    flag: '--client-secret',
+    default: () => '',
+    parse: str,
+    accepts: 'the OAuth client secret',
+    help: 'OAuth2 client secret of that client',
+    secret: true,
+  },
+  {
+    key: 'apiRoot',
+    env: 'GDRIVE_API_ROOT',
+    flag: '--api-root',
+    default: () => 'https://www.googleapis.com/',
+    parse: rootUrl,
+    accepts: 'an http(s) URL',
+    help: "Base URL of Google's APIs (the sandbox prints its own)",
+  },
+  {
+    key: 'oauthAuthUrl',
+    env: 'GDRIVE_OAUTH_AUTH_URL',
+    flag: '--oauth-auth-url',
+    default: () => 'https://accounts.google.com/o/oauth2/v2/auth',
+    parse: url,
+    accepts: 'an http(s) URL',
+    help: 'OAuth2 authorization endpoint',
+  },
+  {
+    key: 'oauthTokenUrl',
+    env: 'GDRIVE_OAUTH_TOKEN_URL',
+    flag: '--oauth-token-url',
+    default: () => 'https://oauth2.googleapis.com/token',
+    parse: url,
+    accepts: 'an http(s) URL',
+    help: 'OAuth2 token endpoint',
+  },
+  {
+    key: 'oauthRevokeUrl',
+    env: 'GDRIVE_OAUTH_REVOKE_URL',
+    flag: '--oauth-revoke-url',
+    default: () => 'https://oauth2.googleapis.com/revoke',
+    parse: url,
+    accepts: 'an http(s) URL',
+    help: 'OAuth2 token revocation endpoint',
+  },
+  {
+    key: 'scope',
+    env: 'GDRIVE_SCOPE',
+    flag: '--scope',
+    default: () => 'drive.file' as const,
+    parse: oneOf('drive.file', 'drive'),
+    accepts: 'drive.file or drive',
+    help: 'drive.file sees only what this app wrote (no Google verification needed); drive is full access',
+  },
+  {
+    key: 'chunkSize',
+    env: 'GDRIVE_CHUNK_SIZE',
+    flag: '--chunk-size',
+    default: () => 16 * MIB,
+    parse: chunkSize,
+    accepts: 'bytes, a multiple of 262144 (256 KiB)',
+    help: 'Bytes sent per resumable-upload request; memory per upload is bounded by it',
+  },
+  {
+    key: 'downloadStreams',
+    env: 'GDRIVE_DOWNLOAD_STREAMS',
+    flag: '--download-streams',
+    default: () => 4,
+    parse: int(1, 32),
+    accepts: 'a whole number 1..32',
+    help: 'Ranged GET requests run in parallel for one large read',
+  },
+  {
+    key: 'downloadRangeSize',
+    env: 'GDRIVE_DOWNLOAD_RANGE_SIZE',
+    flag: '--download-range-size',
+    default: () => 16 * MIB,
+    parse: int(64 * 1024, 1024 * MIB),
+    accepts: 'bytes, 65536..1073741824',
+    help: 'Bytes per ranged GET when a read is split across streams',
+  },
+  {
+    key: 'rootFolder',
+    env: 'GDRIVE_ROOT_FOLDER',
+    flag: '--root-folder',
+    default: () => `Plesk Backups/${hostname()}`,
+    parse: str,
+    accepts: 'a path in My Drive, id:<folderId> or drive:<sharedDriveId>[/path]',
+    help: 'Where object folders are made: <root>/<type>/<name>/',
+  },
+  {
+    key: 'exchangeDirs',
+    env: 'GDRIVE_EXCHANGE_DIRS',
+    flag: '--exchange-dirs',
+    default: () => [resolve(tmpdir()), '/var/lib/psa/dumps'],
+    parse: pathList,
+    accepts: `absolute paths separated by '${delimiter}'`,
+    help: 'Directories the HTTP API may read appended files from and write read files to',
+  },
+  {
+    key: 'storeUrl',
+    env: 'GDRIVE_BACKUP_STORE_URL',
+    flag: '--store-url',
+    default: () => '',
+    parse: (raw: string) => {
+      if (raw !== '' && !/^rediss?:\/\//.test(raw)) throw new Error('not empty and not a redis:// URL');
+      return raw;
+    },
+    accepts: "'' (embedded file store) or redis://...",
+    help: 'State store; Redis lets several connectors share state',
+    secret: true,
+  },
+  {
+    key: 'secretsStore',
+    env: 'GDRIVE_SECRETS_STORE',
+    flag: '--secrets-store',
+    default: () => 'file' as const,
+    parse: oneOf('file', 'plesk'),
+    accepts: 'file or plesk',
+    help: "file: AES-256-GCM file in the data dir; plesk: Plesk's encrypted Key-Value Storage",
+  },
+  {
+    key: 'pleskKvCommand',
+    env: 'GDRIVE_PLESK_KV_COMMAND',
+    flag: '--plesk-kv-command',
+    default: () => 'plesk ext google-drive-backup kv',
+    parse: str,
+    accepts: 'a command line',
+    help: "Command that runs the extension's Key-Value Storage bridge script",
+  },
+  {
+    key: 'socketPath',
+    env: 'GDRIVE_BACKUP_SOCKET',
+    flag: '--socket',
+    default: (partial: Partial<Config>) => join(partial.dataDir ?? '.', 'connector.sock'),
+    parse: absPath,
+    accepts: 'an absolute path',
+    help: 'Unix socket the service listens on and the CLI and PHP hook call',
+  },
+  {
+    key: 'listen',
+    env: 'GDRIVE_BACKUP_LISTEN',
+    flag: '--listen',
+    default: () => '',
+    parse: listen,
+    accepts: "'' or HOST:PORT",
+    help: 'Listen on a loopback TCP address instead of the socket',
+  },
+  {
+    key: 'socketGroup',
+    env: 'GDRIVE_BACKUP_SOCKET_GROUP',
+    flag: '--socket-group',
+    default: () => '',
+    parse: str,
+    accepts: 'a group name or empty',
+    help: 'Group that may use the socket (mode 0660); empty keeps it 0600',
+  },
+  {
+    key: 'idleTimeout',
+    env: 'GDRIVE_BACKUP_IDLE_TIMEOUT',
+    flag: '--idle-timeout',
+    default: () => 0,
+    parse: int(0, 7 * 24 * 3600),
+    accepts: 'seconds, 0 = never',
+    help: 'The service exits after this long with no request and no open handle',
+  },
+  {
+    key: 'logLevel',
+    env: 'GDRIVE_BACKUP_LOG_LEVEL',
+    flag: '--log-level',
+    default: () => 'info' as const,
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    accepts: 'fatal, error, warn, info, debug, trace or silent',
+    help: 'Log level of the service (logs never contain tokens or codes)',
+  },
+  {
+    key: 'maxAttempts',
+    env: 'GDRIVE_MAX_ATTEMPTS',
+    flag: '--max-attempts',
+    default: () => 8,
+    parse: int(1, 100),
+    accepts: 'a whole number 1..100',
+    help: 'Attempts for one retryable Drive request before the operation fails',
+  },
+  {
+    key: 'retryBaseMs',
+    env: 'GDRIVE_RETRY_BASE_MS',
+    flag: '--retry-base-ms',
+    default: () => 500,
+    parse: int(0, 60_000),
+    accepts: 'milliseconds 0..60000',
+    help: 'First retry delay; doubles each attempt with jitter, capped at 32 s',
+  },
+  {
+    key: 'lowQuotaBytes',
+    env: 'GDRIVE_LOW_QUOTA_BYTES',
+    flag: '--low-quota-bytes',
+    default: () => 10 * 1024 * MIB,
+    parse: int(0, Number.MAX_SAFE_INTEGER),
+    accepts: 'bytes',
+    help: 'check() warns when free Drive space is below this',
+  },
+] as const satisfies readonly Setting<keyof Config>[];
+
+export type ConfigOverrides = { [K in keyof Config]?: string | Config[K] };
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, by setting key; raw strings are parsed like env values. */
+  flags?: ConfigOverrides;
+  /** Read `<data dir>/config.json` (default true). */
+  readFile?: boolean;
+}
+
+function applyRaw(
+  target: Partial<Config>,
+  setting: (typeof SETTINGS)[number],
+  raw: unknown,
+  source: string,
+): void {
+  let value: unknown;
+  try {
+    if (typeof raw === 'string') value = setting.parse(raw);
+    else if (setting.key === 'exchangeDirs' && Array.isArray(raw)) value = raw.map((p) => absPath(String(p)));
+    else if (typeof raw === 'number' || typeof raw === 'boolean') value = setting.parse(String(raw));
+    else throw new Error(`expected a string, got ${typeof raw}`);
+  } catch (error) {
+    throw new ConfigError(
+      `${setting.key} (${source})`,
+      `${(error as Error).message}; accepted: ${setting.accepts}`,
+    );
+  }
+  (target as Record<string, unknown>)[setting.key] = value;
+}
+
+/** Builds the validated config. Throws ConfigError on the first bad value. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const flags = options.flags ?? {};
+  const layers: Array<{ source: string; values: Record<string, unknown> }> = [];
+
+  const envValues: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const raw = env[setting.env];
+    if (raw !== undefined && raw !== '') envValues[setting.key] = raw;
+  }
+  const flagValues: Record<string, unknown> = {};
+  for (const [key, raw] of Object.entries(flags)) if (raw !== undefined) flagValues[key] = raw;
+
+  // The data dir decides where the config file is, so settle it first.
+  const early: Partial<Config> = {};
+  const dataDirSetting = SETTINGS[0];
+  const dataDirRaw = flagValues.dataDir ?? envValues.dataDir;
+  if (dataDirRaw !== undefined) applyRaw(early, dataDirSetting, dataDirRaw, 'data dir');
+  const dataDir = early.dataDir ?? dataDirSetting.default();
+
+  if (options.readFile !== false) {
+    const file = env.GDRIVE_BACKUP_CONFIG || join(dataDir, 'config.json');
+    const fileValues = readConfigFile(file);
+    if (fileValues) layers.push({ source: file, values: fileValues });
+  }
+  layers.push({ source: 'environment', values: envValues });
+  layers.push({ source: 'command line', values: flagValues });
+
+  const result: Partial<Config> = {};
+  for (const layer of layers) {
+    for (const [key, raw] of Object.entries(layer.values)) {
+      const setting = SETTINGS.find((s) => s.key === key);
+      if (!setting) throw new ConfigError(key, `unknown setting in ${layer.source}`);
+      applyRaw(result, setting, raw, layer.source === 'environment' ? setting.env : layer.source);
+    }
+  }
+  for (const setting of SETTINGS) {
+    if (result[setting.key] === undefined) {
+      (result as Record<string, unknown>)[setting.key] = setting.default(result);
+    }
+  }
+  return result as Config;
+}
+
+function readConfigFile(file: string): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(file, (error as Error).message);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(file, `not a JSON object (${(error as Error).message})`);
+  }
+}
+
+/** Rows for `--help` and the README: setting, env var, flag, default, help. */
+export function describeSettings(): Array<{
+  key: string;
+  env: string;
+  flag: string;
+  default: string;
+  accepts: string;
+  help: string;
+}> {
+  return SETTINGS.map((s) => {
+    const value = s.default({ dataDir: '<data dir>' });
+    let shown = Array.isArray(value) ? value.join(delimiter) : String(value);
+    if (s.key === 'dataDir') shown = '~/.local/share/gdrive-backup';
+    if (s.key === 'rootFolder') shown = 'Plesk Backups/<hostname>';
+    if (s.key === 'exchangeDirs') shown = `<system temp dir>${delimiter}/var/lib/psa/dumps`;
+    return { key: s.key, env: s.env, flag: s.flag, default: shown, accepts: s.accepts, help: s.help };
+  });
+}

@@ -1,0 +1,205 @@
+/**
+ * The one error catalogue of the product.
+ *
+ * Each code is stable (the PHP hook maps codes to locale keys; scripts match on them), has the
+ * HTTP status the service answers with, says whether trying again later can help, and carries
+ * the one sentence the admin sees: what happened and what to do. Routes, the CLI and the PHP
+ * side all use these codes; nothing else invents error texts for the admin.
+ */
+
+export interface ErrorSpec {
+  status: number;
+  retryable: boolean;
+  /** The admin's sentence; `{name}` placeholders are filled from the error's params. */
+  message: string;
+}
+
+export const ERRORS = {
+  bad_request: { status: 400, retryable: false, message: 'The request is invalid: {detail}.' },
+  invalid_path: {
+    status: 400,
+    retryable: false,
+    message: 'The path "{path}" is not allowed: {reason}.',
+  },
+  invalid_object: {
+    status: 400,
+    retryable: false,
+    message:
+      'The object "{object}" is not valid: use server, reseller:<id>, customer:<id> or subscription:<id>.',
+  },
+  unauthorized: {
+    status: 401,
+    retryable: false,
+    message: "The request lacks the connector's API token: send the token kept in <data dir>/api-token.",
+  },
+  not_configured: {
+    status: 400,
+    retryable: false,
+    message:
+      'The OAuth client id and secret are not set: enter them on the extension page (or set GDRIVE_CLIENT_ID and GDRIVE_CLIENT_SECRET).',
+  },
+  not_connected: {
+    status: 409,
+    retryable: false,
+    message:
+      'No Google account is connected for {object}: click "Connect Google Drive" in the storage settings.',
+  },
+  reconnect_required: {
+    status: 409,
+    retryable: false,
+    message:
+      'Google no longer accepts the access granted for {object} (revoked or expired): reconnect Google Drive in the storage settings.',
+  },
+  oauth_state_invalid: {
+    status: 400,
+    retryable: false,
+    message:
+      'This Google sign-in answer is unknown, expired or already used: click "Connect Google Drive" again.',
+  },
+  oauth_denied: {
+    status: 400,
+    retryable: false,
+    message:
+      'Access to Google Drive was not granted ({reason}): click "Connect Google Drive" again and allow access.',
+  },
+  oauth_exchange_failed: {
+    status: 502,
+    retryable: false,
+    message:
+      'Google refused the sign-in code ({reason}): check the OAuth client id, secret and redirect URI, then connect again.',
+  },
+  not_found: { status: 404, retryable: false, message: 'There is no "{path}" on Google Drive.' },
+  not_a_directory: { status: 409, retryable: false, message: '"{path}" is a file, not a directory.' },
+  is_a_directory: { status: 409, retryable: false, message: '"{path}" is a directory, not a file.' },
+  unknown_handle: {
+    status: 404,
+    retryable: false,
+    message: 'The file handle "{fd}" is unknown or already closed: open the file again.',
+  },
+  wrong_handle_kind: {
+    status: 409,
+    retryable: false,
+    message: 'The file handle "{fd}" was opened for {kind}: use it only for that.',
+  },
+  local_file_forbidden: {
+    status: 403,
+    retryable: false,
+    message:
+      'The local file "{path}" is outside the exchange directories ({allowed}): use a file inside one of them.',
+  },
+  local_file_error: {
+    status: 400,
+    retryable: false,
+    message: 'The local file "{path}" cannot be used: {reason}.',
+  },
+  drive_full: {
+    status: 507,
+    retryable: false,
+    message:
+      'The Google Drive of {object} is full: free space in Google Drive or buy more storage, then run the backup again.',
+  },
+  daily_limit: {
+    status: 429,
+    retryable: false,
+    message:
+      "Google Drive's daily upload limit is reached: the backup can run again after the limit resets (within 24 hours).",
+  },
+  rate_limited: {
+    status: 503,
+    retryable: true,
+    message:
+      'Google Drive kept asking to slow down after {attempts} attempts: the operation can be tried again in a few minutes.',
+  },
+  permission_denied: {
+    status: 403,
+    retryable: false,
+    message:
+      'Google Drive denied access to "{path}": check that the connected account may write to the backup folder.',
+  },
+  upload_session_expired: {
+    status: 410,
+    retryable: false,
+    message: 'The upload session of "{path}" expired on Google Drive: the file has to be written again.',
+  },
+  verification_failed: {
+    status: 502,
+    retryable: true,
+    message:
+      'The copy of "{path}" on Google Drive does not match what was sent ({detail}); it was removed: run the backup again.',
+  },
+  drive_unavailable: {
+    status: 502,
+    retryable: true,
+    message: 'Google Drive did not answer properly after {attempts} attempts ({detail}): try again later.',
+  },
+  drive_error: {
+    status: 502,
+    retryable: false,
+    message: 'Google Drive refused the request ({detail}).',
+  },
+  data_dir_locked: {
+    status: 423,
+    retryable: true,
+    message: 'Another gdrive-backup process is using {dataDir}: wait for it or stop it, then try again.',
+  },
+  secret_too_large: {
+    status: 413,
+    retryable: false,
+    message: "A secret of {size} characters does not fit Plesk's Key-Value Storage (5000 at most).",
+  },
+  secrets_unavailable: {
+    status: 500,
+    retryable: true,
+    message:
+      'The secrets store cannot be reached ({detail}): check the data directory or the Plesk Key-Value Storage bridge.',
+  },
+  internal: {
+    status: 500,
+    retryable: false,
+    message: 'The connector failed unexpectedly ({detail}): see the connector log.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export type ErrorParams = Record<string, string | number | undefined>;
+
+function render(template: string, params: ErrorParams): string {
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const value = params[key];
+    return value === undefined ? `{${key}}` : String(value);
+  });
+}
+
+/** The product's error: a stable code, the admin's sentence, status and retryability. */
+export class GdriveBackupError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly retryable: boolean;
+  readonly params: ErrorParams;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown; retryable?: boolean }) {
+    const spec: ErrorSpec = ERRORS[code];
+    super(render(spec.message, params), options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GdriveBackupError';
+    this.code = code;
+    this.status = spec.status;
+    this.retryable = options?.retryable ?? spec.retryable;
+    this.params = params;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean } {
+    return { code: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export function isGdriveBackupError(error: unknown, code?: ErrorCode): error is GdriveBackupError {
+  return error instanceof GdriveBackupError && (code === undefined || error.code === code);
+}
+
+/** Any thrown value as a GdriveBackupError (unknown ones become `internal`). */
+export function toGdriveBackupError(error: unknown): GdriveBackupError {
+  if (error instanceof GdriveBackupError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  return new GdriveBackupError('internal', { detail }, { cause: error });
+}

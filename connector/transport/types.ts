@@ -1,0 +1,95 @@
+/**
+ * The Transport contract: one method per method of Plesk's pm_Hook_Backup_Transport, for one
+ * backup object. The HTTP routes, the CLI and the tests all go through it; the PHP hook maps
+ * onto it one to one through the HTTP API (see shared design, "HTTP API").
+ *
+ * Paths are hook paths: relative to the object's Drive folder, '/' separated, '/' is the root.
+ * File handles (fd) are opaque strings naming a session kept in the state store, so a
+ * restarted connector carries on with them.
+ */
+import type { ObjectRef } from './object-ref.js';
+
+export interface Entry {
+  name: string;
+  size: number;
+  isDir: boolean;
+  /** Drive's checksum of the type getHash() announces; absent for directories. */
+  hash?: string;
+}
+
+export type HashInfo = { type: 'md5' | 'sha256'; blockSize: 0 } | Record<string, never>;
+
+export type Quota = { total: number; free: number } | Record<string, never>;
+
+export interface CheckResult {
+  errors: string[];
+  warnings: string[];
+}
+
+export interface AccountInfo {
+  connected: boolean;
+  email?: string;
+  /** Human-readable location of the object's folder, e.g. "My Drive/Plesk Backups/host/subscription/example.com". */
+  folder?: string;
+}
+
+export interface WriteResult {
+  size: number;
+  md5: string;
+  sha256: string;
+}
+
+export interface ObjectNames {
+  /** Folder name of the object (domain name, client login); defaults to the id. */
+  name?: string;
+}
+
+export interface Transport {
+  readonly object: ObjectRef;
+  isConfigured(): Promise<boolean>;
+  account(): Promise<AccountInfo>;
+  check(): Promise<CheckResult>;
+  getQuota(): Promise<Quota>;
+  getHash(): HashInfo;
+  stat(path: string): Promise<Entry | null>;
+  listDir(path: string): Promise<Entry[]>;
+  createDir(path: string): Promise<void>;
+  deleteFile(path: string): Promise<void>;
+  deleteDir(path: string): Promise<void>;
+  openFileWrite(path: string): Promise<string>;
+  openFileRead(path: string, offset: number): Promise<string>;
+}
+
+/** Operations on open handles; handles are global to the connector, not to an object. */
+export interface HandleOperations {
+  /** Appends the whole content of localFile; returns the bytes appended. */
+  appendFile(fd: string, localFile: string): Promise<number>;
+  /** Finishes the upload and verifies it against Drive's checksums. */
+  closeWrite(fd: string): Promise<WriteResult>;
+  /** Writes the next `size` bytes (all remaining when null) into localFile; returns bytes written. */
+  readFile(fd: string, localFile: string, size: number | null): Promise<number>;
+  closeRead(fd: string): Promise<void>;
+}
+
+export interface OAuthOperations {
+  /** Consent URL for the object; `state` is single-use and lives 10 minutes. */
+  start(object: ObjectRef, input: { redirectUri: string; name?: string }): Promise<{ url: string }>;
+  finish(
+    object: ObjectRef,
+    input: { state: string; code: string } | { state: string; error: string },
+  ): Promise<{ email: string }>;
+  /** Revokes the refresh token at Google and forgets it. */
+  disconnect(object: ObjectRef): Promise<void>;
+}
+
+/** Counts of Drive/OAuth requests made by this connector, by kind (for tests, demo, bench). */
+export type RequestCounts = Record<string, number>;
+
+export interface Connector extends HandleOperations {
+  readonly oauth: OAuthOperations;
+  transport(object: ObjectRef, names?: ObjectNames): Transport;
+  /** Number of open read and write handles (the service's idle timeout waits for 0). */
+  openHandles(): Promise<number>;
+  requestCounts(): RequestCounts;
+  close(): Promise<void>;
+}
