@@ -2,8 +2,8 @@
  * The connector's configuration, defined once.
  *
  * Every setting is one row of SETTINGS: its name, environment variable, command-line flag,
- * default, validation and help text. `--help`, the README table (`npm run docs:config`) and
- * start-up validation all read this table, so they cannot drift apart.
+ * default, validation and help text. `--help`, start-up validation and the README table all come
+ * from this table (test/docs/readme.test.ts fails when the README's table drifts from it).
  *
  * Precedence: defaults < config file (`<data dir>/config.json`, or GDRIVE_BACKUP_CONFIG)
  * < environment < command-line flags. A bad value stops start-up with a ConfigError naming the
