@@ -16,6 +16,12 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   bad_request: { status: 400, retryable: false, message: 'The request is invalid: {detail}.' },
+  unknown_route: {
+    status: 404,
+    retryable: false,
+    message:
+      'The connector has no route {method} {url}: update the extension and the connector to the same version.',
+  },
   invalid_path: {
     status: 400,
     retryable: false,
