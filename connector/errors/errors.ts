@@ -133,6 +133,12 @@ export const ERRORS = {
     message:
       'The copy of "{path}" on Google Drive does not match what was sent ({detail}); it was removed: run the backup again.',
   },
+  read_verification_failed: {
+    status: 502,
+    retryable: true,
+    message:
+      'The data read from "{path}" on Google Drive does not match its checksum ({detail}): run the restore again.',
+  },
   drive_unavailable: {
     status: 502,
     retryable: true,

@@ -1,0 +1,233 @@
+/**
+ * Reading a slice of a Drive file into a local file: ranged GETs streamed to disk.
+ *
+ * Protocol: shared/reference/google-drive-facts.md, "Download". A slice up to one range
+ * (config.downloadRangeSize) is one `GET ...?alt=media` with `Range: bytes=a-b`; a larger slice
+ * is cut into ranges fetched by up to config.downloadStreams requests at once, each written at
+ * its own offset with positional writes, so nothing is held in memory beyond the pieces the
+ * sockets hand over. Each range retries through the Pacer; a connection lost mid-body resumes
+ * from the bytes already written instead of starting the range again.
+ */
+import { open } from 'node:fs/promises';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import type { DriveHttp } from './drive-http.js';
+import { localFileError } from './resumable-upload.js';
+import {
+  DriveRequestError,
+  type FailureContext,
+  failureFromBody,
+  failureFromError,
+  type Pacer,
+} from './retry.js';
+
+export interface DownloadEnv {
+  http: DriveHttp;
+  pacer: Pacer;
+  /** Base URL of Google's APIs, ending with '/'. */
+  apiRoot: string;
+  /** Ranged GETs in parallel for one slice. */
+  streams: number;
+  /** Bytes per ranged GET. */
+  rangeSize: number;
+  log: Log;
+}
+
+export interface SliceRequest {
+  fileId: string;
+  /** First byte of the slice in the Drive file. */
+  start: number;
+  /** One past the last byte; start <= end <= file size. */
+  end: number;
+  /** Created or truncated (mode 0600); byte `start` lands at local offset 0. */
+  localFile: string;
+  context: FailureContext;
+}
+
+export interface SliceResult {
+  /** GET requests made (retries and resumes included). */
+  requests: number;
+}
+
+/** Statuses other than 401 come back as responses; 401 rejects so the auth client refreshes and retries once. */
+const notUnauthorized = (status: number): boolean => status !== 401;
+
+/** Bytes of the slice [start, end) written into `localFile`. */
+export async function downloadSlice(env: DownloadEnv, slice: SliceRequest): Promise<SliceResult> {
+  const handle = await openForWriting(slice.localFile);
+  const state = {
+    acknowledgeAbuse: false,
+    requests: 0,
+    failed: undefined as unknown,
+    stop: new AbortController(),
+  };
+  try {
+    const ranges: Array<[number, number]> = [];
+    for (let a = slice.start; a < slice.end; a += env.rangeSize)
+      ranges.push([a, Math.min(a + env.rangeSize, slice.end)]);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (state.failed === undefined && next < ranges.length) {
+        const [a, b] = ranges[next++]!;
+        try {
+          await fetchRange(env, slice, handle, a, b, state);
+        } catch (error) {
+          if (state.failed === undefined) {
+            state.failed = error;
+            state.stop.abort();
+          }
+        }
+      }
+    };
+    const workers = Math.max(1, Math.min(env.streams, ranges.length));
+    await Promise.all(Array.from({ length: workers }, worker));
+    if (state.failed !== undefined) throw state.failed;
+    return { requests: state.requests };
+  } finally {
+    await handle.close();
+  }
+}
+
+type FileHandle = Awaited<ReturnType<typeof open>>;
+
+interface SliceState {
+  acknowledgeAbuse: boolean;
+  requests: number;
+  failed: unknown;
+  stop: AbortController;
+}
+
+/**
+ * Fetches [a, b) of the Drive file into the local file. Each Pacer run makes one GET from the
+ * first byte still missing; when the body breaks after some bytes arrived, the next run starts
+ * from there with a fresh attempt count (progress is not a failure streak).
+ */
+async function fetchRange(
+  env: DownloadEnv,
+  slice: SliceRequest,
+  handle: FileHandle,
+  a: number,
+  b: number,
+  state: SliceState,
+): Promise<void> {
+  const cursor = { at: a };
+  while (cursor.at < b) {
+    await env.pacer.run('files.download', slice.context, async () => {
+      const before = cursor.at;
+      try {
+        await getInto(env, slice, handle, cursor, b, state);
+      } catch (error) {
+        if (state.stop.signal.aborted) throw stopped();
+        // A broken body after progress: resume at once from the new position.
+        if (cursor.at > before && failureFromError(error) !== undefined) return;
+        throw error;
+      }
+    });
+  }
+}
+
+/** One GET of [cursor.at, b); the cursor follows the bytes written. */
+async function getInto(
+  env: DownloadEnv,
+  slice: SliceRequest,
+  handle: FileHandle,
+  cursor: { at: number },
+  b: number,
+  state: SliceState,
+): Promise<void> {
+  const from = cursor.at;
+  const base = `${env.apiRoot}drive/v3/files/${encodeURIComponent(slice.fileId)}?alt=media&supportsAllDrives=true`;
+  for (;;) {
+    state.requests++;
+    const res = await env.http.request<AsyncIterable<Uint8Array>>({
+      url: state.acknowledgeAbuse ? `${base}&acknowledgeAbuse=true` : base,
+      method: 'GET',
+      headers: { Range: `bytes=${from}-${b - 1}` },
+      responseType: 'stream',
+      validateStatus: notUnauthorized,
+      retry: false,
+      signal: state.stop.signal,
+    });
+    if (res.status === 206 || (res.status === 200 && from === 0)) {
+      if (res.status === 206) checkContentRange(res.headers.get('content-range'), from);
+      return await writeBody(res.data, handle, slice.start, cursor, b);
+    }
+    const text = await readSmall(res.data);
+    const failure = failureFromBody(res.status, text, res.headers.get('retry-after'));
+    if (res.status === 403 && failure.reason === 'cannotDownloadAbusiveFile' && !state.acknowledgeAbuse) {
+      // Drive flags some large files; the owner may still download them when acknowledging it.
+      state.acknowledgeAbuse = true;
+      continue;
+    }
+    if (res.status === 416)
+      throw new GdriveBackupError('drive_error', {
+        detail: `Drive has fewer bytes of "${slice.context.path ?? ''}" than expected`,
+      });
+    throw new DriveRequestError(failure);
+  }
+}
+
+function checkContentRange(header: string | null, from: number): void {
+  const match = header ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header.trim()) : null;
+  if (!match || Number(match[1]) !== from)
+    throw new GdriveBackupError('drive_error', { detail: `unexpected Content-Range "${header ?? ''}"` });
+}
+
+/** Streams the body to the local file at its offset, advancing the cursor piece by piece. */
+async function writeBody(
+  body: AsyncIterable<Uint8Array>,
+  handle: FileHandle,
+  sliceStart: number,
+  cursor: { at: number },
+  b: number,
+): Promise<void> {
+  const iterator = body[Symbol.asyncIterator]();
+  try {
+    while (cursor.at < b) {
+      const { value, done } = await iterator.next();
+      if (done) break;
+      const piece = value.length > b - cursor.at ? value.subarray(0, b - cursor.at) : value;
+      let written = 0;
+      while (written < piece.length) {
+        const at = cursor.at - sliceStart + written;
+        const { bytesWritten } = await handle.write(piece, written, piece.length - written, at);
+        written += bytesWritten;
+      }
+      cursor.at += piece.length;
+    }
+  } finally {
+    // Stops the transfer when we have what we asked for (a 200 carries the whole file).
+    await iterator.return?.();
+  }
+  if (cursor.at < b)
+    throw new DriveRequestError({ networkCode: 'ECONNRESET', message: 'the response ended early' });
+}
+
+async function readSmall(body: unknown): Promise<string> {
+  if (typeof body === 'string') return body;
+  if (!body || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') return '';
+  const pieces: Buffer[] = [];
+  let length = 0;
+  for await (const piece of body as AsyncIterable<Uint8Array>) {
+    if (length < 64 * 1024) pieces.push(Buffer.from(piece));
+    length += piece.length;
+  }
+  return Buffer.concat(pieces).toString('utf8');
+}
+
+async function openForWriting(path: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'w', 0o600);
+  } catch (error) {
+    throw localFileError(path, error);
+  }
+  // An existing file keeps its mode on truncation; backups are private, so narrow it.
+  await handle.chmod(0o600).catch(() => undefined);
+  return handle;
+}
+
+function stopped(): GdriveBackupError {
+  // Never surfaced: the first range's failure is what the caller sees.
+  return new GdriveBackupError('internal', { detail: 'range stopped after another range failed' });
+}

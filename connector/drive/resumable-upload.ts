@@ -1,0 +1,449 @@
+/**
+ * Drive's resumable upload, fed piece by piece (appendFile) and finished by closeWrite.
+ *
+ * Protocol: shared/reference/google-drive-facts.md, "Resumable upload". The states read top to
+ * bottom: open (a record, no request) -> session started on the first chunk -> sending full
+ * chunks -> tail kept on disk between calls -> finalising (the last chunk names the total) ->
+ * verified against Drive's size/md5/sha256.
+ *
+ * Why it looks the way it does:
+ *  - Every chunk but the last must be a multiple of 256 KiB, so bytes gather in one buffer of
+ *    exactly `chunkSize` bytes (a multiple of 256 KiB); only a full buffer is sent, and only when
+ *    at least one more byte is known to follow, so the last request can carry the total and a
+ *    file of c chunks costs c PUTs plus the session start.
+ *  - A 308 says how much Drive PERSISTED, which can be less than we sent: the buffer's start
+ *    always equals Drive's offset, the persisted prefix is dropped and the rest stays, is topped
+ *    up from the local file and sent again. We never assume sent == persisted.
+ *  - After an interruption (reset, 5xx, 429, rate 403) the Pacer backs off, and before
+ *    resending we ask Drive where it is (empty PUT, `bytes *\/*`).
+ *  - The record of a handle changes at the end of each appendFile (new tail, appended, hash
+ *    state); after each acknowledged chunk only Drive's offset is persisted. A connector killed
+ *    in the middle of a call thus carries on from the state before that call: a caller that
+ *    repeats the call sends the same bytes again, which Drive skips (overlap is allowed); one
+ *    that does not is caught by the final verification.
+ */
+import { open } from 'node:fs/promises';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import type { ObjectRef } from '../transport/object-ref.js';
+import type { WriteResult } from '../transport/types.js';
+import type { DriveHttp, HttpResponse } from './drive-http.js';
+import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
+import { pruneTails, readTail, writeTail } from './spool.js';
+import { type SavedHashState, UploadHash } from './stream-hash.js';
+
+/** The persisted state of one write handle (small, JSON, in the state store). */
+export interface UploadRecord {
+  kind: 'write';
+  object: ObjectRef;
+  /** Hook path, for messages. */
+  path: string;
+  parentId: string;
+  name: string;
+  driveId?: string;
+  /** Resumable session URI; absent until the first request. Never logged. */
+  sessionUri?: string;
+  /** Bytes Drive confirmed as persisted, as last heard. */
+  offset: number;
+  /** Bytes kept in the spool, not yet persisted by Drive: the upload offset of the tail is appended - tailLength. */
+  tailLength: number;
+  /** Bytes received from appendFile calls so far. */
+  appended: number;
+  /** md5/sha256 state over the `appended` bytes. */
+  hashState: SavedHashState;
+  createdAt: number;
+}
+
+/** What one upload call needs; built per call by transfer-handles.ts. */
+export interface UploadEnv {
+  http: DriveHttp;
+  pacer: Pacer;
+  /** Base URL of Google's APIs, ending with '/'. */
+  apiRoot: string;
+  /** Bytes per PUT, a multiple of 256 KiB; equals buffer.length. */
+  chunkSize: number;
+  /** Stalls (Drive persisting nothing of a chunk) tolerated before giving up. */
+  maxAttempts: number;
+  dataDir: string;
+  fd: string;
+  log: Log;
+  /** The chunk buffer, `chunkSize` bytes, used only by this call. */
+  buffer: Buffer;
+  /** Persists the record (the state store). */
+  save(record: UploadRecord): Promise<void>;
+}
+
+/** The file resource Drive answers a finished upload with (the fields asked at start). */
+interface DriveFileResource {
+  id?: string;
+  name?: string;
+  size?: string;
+  md5Checksum?: string;
+  sha256Checksum?: string;
+}
+
+type PutOutcome = { done: false; persisted: number } | { done: true; file: DriveFileResource };
+
+const UPLOAD_FIELDS = 'id,name,size,md5Checksum,sha256Checksum';
+
+/** Statuses other than 401 come back as responses; 401 rejects so the auth client refreshes and retries once. */
+const notUnauthorized = (status: number): boolean => status !== 401;
+
+export function newUploadRecord(
+  input: { object: ObjectRef; path: string; parentId: string; name: string; driveId?: string },
+  hashState: SavedHashState,
+  now: number,
+): UploadRecord {
+  const record: UploadRecord = {
+    kind: 'write',
+    object: input.object,
+    path: input.path,
+    parentId: input.parentId,
+    name: input.name,
+    offset: 0,
+    tailLength: 0,
+    appended: 0,
+    hashState,
+    createdAt: now,
+  };
+  if (input.driveId !== undefined) record.driveId = input.driveId;
+  return record;
+}
+
+function failureContext(record: UploadRecord): FailureContext {
+  const object = record.object.id === null ? record.object.type : `${record.object.type}:${record.object.id}`;
+  return { object, path: record.path };
+}
+
+/**
+ * Appends the whole of `localFile` to the upload. Returns the bytes appended; the record is
+ * updated and saved. Memory: `env.buffer` only (the local file is read straight into it).
+ */
+export async function appendToUpload(
+  env: UploadEnv,
+  start: UploadRecord,
+  localFile: string,
+): Promise<number> {
+  const context = failureContext(start);
+  const file = await openLocalFile(localFile);
+  try {
+    const size = file.size;
+    const hash = await UploadHash.create(start.hashState);
+    const buffer = env.buffer;
+    const chunk = env.chunkSize;
+
+    // The window [bufStart, bufStart + bufLen) of the upload sits in buffer[0, bufLen).
+    let bufStart = start.appended - start.tailLength;
+    let bufLen = start.tailLength;
+    await readTail(env.dataDir, env.fd, bufStart, bufLen, buffer);
+    // Bytes Drive already holds beyond the window (an earlier call was cut off after Drive got
+    // them): they are hashed as they arrive but not sent again.
+    let driveAhead = 0;
+    let record: UploadRecord = { ...start };
+    let consumed = 0;
+    let stalls = 0;
+
+    while (consumed < size) {
+      if (bufLen === chunk) {
+        // Full, and more bytes follow: this cannot be the last chunk.
+        record = await ensureSession(env, record, context);
+        const outcome = await putRange(env, context, record.sessionUri!, buffer, bufStart, null);
+        if (outcome.done) throw unexpectedFinish(record);
+        const persisted = outcome.persisted;
+        if (persisted < bufStart) throw sessionLost(record, persisted, bufStart);
+        stalls = persisted === bufStart ? stalls + 1 : 0;
+        if (stalls >= env.maxAttempts) throw stalled(record, stalls);
+        const drop = Math.min(persisted - bufStart, bufLen);
+        buffer.copyWithin(0, drop, bufLen);
+        bufLen -= drop;
+        driveAhead = persisted - bufStart - drop;
+        bufStart = persisted;
+        if (persisted > record.offset) {
+          record = { ...record, offset: persisted };
+          await env.save(record);
+        }
+        continue;
+      }
+      const want = Math.min(chunk - bufLen, size - consumed);
+      const { bytesRead } = await file.handle.read(buffer, bufLen, want, consumed);
+      if (bytesRead === 0)
+        throw new GdriveBackupError('local_file_error', {
+          path: localFile,
+          reason: 'it became shorter while it was being read',
+        });
+      hash.update(buffer.subarray(bufLen, bufLen + bytesRead));
+      consumed += bytesRead;
+      if (driveAhead > 0) {
+        const skip = Math.min(driveAhead, bytesRead);
+        buffer.copyWithin(bufLen, bufLen + skip, bufLen + bytesRead);
+        driveAhead -= skip;
+        bufLen += bytesRead - skip;
+      } else {
+        bufLen += bytesRead;
+      }
+    }
+
+    const appended = start.appended + size;
+    // Drive may hold bytes beyond what we received only after a cut-off call; the tail then
+    // restarts at what we know, and Drive skips the overlap.
+    const tailStart = appended - bufLen;
+    if (bufLen > 0 && (tailStart !== start.appended - start.tailLength || bufLen !== start.tailLength))
+      await writeTail(env.dataDir, env.fd, tailStart, buffer.subarray(0, bufLen));
+    record = { ...record, tailLength: bufLen, appended, hashState: hash.save() };
+    await env.save(record);
+    await pruneTails(env.dataDir, env.fd, bufLen > 0 ? tailStart : null);
+    env.log.debug('upload: appended', { fd: env.fd, bytes: size, appended, offset: record.offset });
+    return size;
+  } finally {
+    await file.handle.close();
+  }
+}
+
+/**
+ * Sends the kept tail as the last chunk (the total named), and checks Drive's answer against our
+ * size and hashes. A mismatch deletes the file on Drive and throws `verification_failed`.
+ */
+export async function finishUpload(env: UploadEnv, start: UploadRecord): Promise<WriteResult> {
+  const context = failureContext(start);
+  const total = start.appended;
+  const ours = (await UploadHash.create(start.hashState)).digest();
+  const tailStart = total - start.tailLength;
+  await readTail(env.dataDir, env.fd, tailStart, start.tailLength, env.buffer);
+  let record = await ensureSession(env, start, context);
+
+  let view = env.buffer.subarray(0, start.tailLength);
+  let from = tailStart;
+  let stalls = 0;
+  let file: DriveFileResource;
+  for (;;) {
+    const outcome = await putRange(env, context, record.sessionUri!, view, from, total);
+    if (outcome.done) {
+      file = outcome.file;
+      break;
+    }
+    const persisted = outcome.persisted;
+    if (persisted < from) throw sessionLost(record, persisted, from);
+    stalls = persisted === from ? stalls + 1 : 0;
+    if (stalls >= env.maxAttempts) throw stalled(record, stalls);
+    view = view.subarray(Math.min(persisted - from, view.length));
+    from = persisted;
+    if (persisted > record.offset) {
+      record = { ...record, offset: persisted };
+      await env.save(record);
+    }
+  }
+
+  const mismatch = compare(file, total, ours);
+  if (mismatch !== undefined) {
+    env.log.warn('upload: verification failed, removing the file', { fd: env.fd, detail: mismatch });
+    if (file.id) await deleteDriveFile(env, context, file.id);
+    throw new GdriveBackupError('verification_failed', { path: record.path, detail: mismatch });
+  }
+  env.log.debug('upload: finished and verified', { fd: env.fd, bytes: total });
+  return { size: total, md5: ours.md5, sha256: ours.sha256 };
+}
+
+function compare(
+  file: DriveFileResource,
+  total: number,
+  ours: { md5: string; sha256: string },
+): string | undefined {
+  if (file.size === undefined || Number(file.size) !== total)
+    return `Drive has ${file.size ?? 'no size'} bytes, ${total} were sent`;
+  if (file.md5Checksum === undefined) return 'Drive reported no md5 checksum';
+  if (file.md5Checksum.toLowerCase() !== ours.md5) return 'md5 differs';
+  if (file.sha256Checksum !== undefined && file.sha256Checksum.toLowerCase() !== ours.sha256)
+    return 'sha256 differs';
+  return undefined;
+}
+
+/** Starts the resumable session if the handle has none yet, and persists its URI at once. */
+async function ensureSession(
+  env: UploadEnv,
+  record: UploadRecord,
+  context: FailureContext,
+): Promise<UploadRecord> {
+  if (record.sessionUri !== undefined) return record;
+  const url = `${env.apiRoot}upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true&fields=${UPLOAD_FIELDS}`;
+  const metadata = { name: record.name, parents: [record.parentId], mimeType: 'application/octet-stream' };
+  const sessionUri = await env.pacer.run('upload.start', context, async () => {
+    const res = await env.http.request<string>({
+      url,
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json; charset=UTF-8',
+        'X-Upload-Content-Type': 'application/octet-stream',
+      },
+      data: JSON.stringify(metadata),
+      responseType: 'text',
+      validateStatus: notUnauthorized,
+      retry: false,
+    });
+    if (res.status !== 200 && res.status !== 201) throw requestFailure(res);
+    const location = res.headers.get('location');
+    if (!location)
+      throw new GdriveBackupError('drive_error', { detail: 'the upload session answer had no Location' });
+    return new URL(location, env.apiRoot).toString();
+  });
+  const next = { ...record, sessionUri };
+  await env.save(next);
+  return next;
+}
+
+/**
+ * One PUT of `bytes` at upload offset `start` (`total` null while unknown), under the Pacer. A
+ * retry first asks Drive for its offset; when Drive already has more than `start`, that is
+ * returned without resending, and the caller realigns its window.
+ */
+async function putRange(
+  env: UploadEnv,
+  context: FailureContext,
+  sessionUri: string,
+  bytes: Buffer,
+  start: number,
+  total: number | null,
+): Promise<PutOutcome> {
+  return env.pacer.run('upload.chunk', context, async (attempt) => {
+    if (attempt > 1) {
+      const status = await send(env, context, sessionUri, 'bytes */*', undefined);
+      if (status.done || status.persisted !== start) return status;
+    }
+    const range =
+      bytes.length === 0
+        ? `bytes */${total}`
+        : `bytes ${start}-${start + bytes.length - 1}/${total === null ? '*' : total}`;
+    return send(env, context, sessionUri, range, bytes.length === 0 ? undefined : bytes);
+  });
+}
+
+async function send(
+  env: UploadEnv,
+  context: FailureContext,
+  sessionUri: string,
+  contentRange: string,
+  body: Buffer | undefined,
+): Promise<PutOutcome> {
+  const res = await env.http.request<string>({
+    url: sessionUri,
+    method: 'PUT',
+    headers: { 'Content-Range': contentRange },
+    data: body,
+    responseType: 'text',
+    validateStatus: notUnauthorized,
+    retry: false,
+    // A 308 here is "Resume Incomplete", never a redirect to follow.
+    redirect: 'manual',
+  });
+  if (res.status === 308) return { done: false, persisted: persistedFromRange(res.headers.get('range')) };
+  if (res.status === 200 || res.status === 201) return { done: true, file: parseResource(res.data) };
+  if (res.status === 404 || res.status === 410)
+    throw new GdriveBackupError('upload_session_expired', { ...context });
+  throw requestFailure(res);
+}
+
+/** `Range: bytes=0-N` means N+1 bytes persisted; no header means none. */
+export function persistedFromRange(header: string | null): number {
+  if (!header) return 0;
+  const match = /^bytes=0-(\d+)$/.exec(header.trim());
+  if (!match) throw new GdriveBackupError('drive_error', { detail: `unexpected Range header "${header}"` });
+  return Number(match[1]) + 1;
+}
+
+function parseResource(data: unknown): DriveFileResource {
+  if (typeof data === 'object' && data !== null) return data as DriveFileResource;
+  try {
+    const parsed: unknown = JSON.parse(String(data));
+    if (typeof parsed === 'object' && parsed !== null) return parsed as DriveFileResource;
+  } catch {
+    // fall through: a finished upload without a JSON body cannot be verified
+  }
+  return {};
+}
+
+function requestFailure(res: HttpResponse<unknown>): DriveRequestError {
+  return new DriveRequestError(failureFromBody(res.status, res.data, res.headers.get('retry-after')));
+}
+
+async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: string): Promise<void> {
+  const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true`;
+  try {
+    await env.pacer.run('files.delete', context, async () => {
+      const res = await env.http.request<string>({
+        url,
+        method: 'DELETE',
+        responseType: 'text',
+        validateStatus: notUnauthorized,
+        retry: false,
+      });
+      if (res.status >= 300 && res.status !== 404) throw requestFailure(res);
+    });
+  } catch (error) {
+    // The admin still gets verification_failed; the stray copy is only logged.
+    env.log.error('upload: could not remove the unverified file', {
+      fd: env.fd,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function unexpectedFinish(record: UploadRecord): GdriveBackupError {
+  return new GdriveBackupError('drive_error', {
+    detail: `Drive finished the upload of "${record.path}" before its last chunk`,
+  });
+}
+
+function sessionLost(record: UploadRecord, persisted: number, expected: number): GdriveBackupError {
+  // Drive forgot bytes it had confirmed: the session cannot be trusted any more.
+  return new GdriveBackupError('upload_session_expired', {
+    ...failureContext(record),
+    detail: `Drive holds ${persisted} bytes, ${expected} were confirmed`,
+  });
+}
+
+function stalled(record: UploadRecord, stalls: number): GdriveBackupError {
+  return new GdriveBackupError('drive_unavailable', {
+    ...failureContext(record),
+    attempts: stalls,
+    detail: 'Drive persisted none of the chunk',
+  });
+}
+
+interface LocalFile {
+  handle: Awaited<ReturnType<typeof open>>;
+  size: number;
+}
+
+async function openLocalFile(path: string): Promise<LocalFile> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw localFileError(path, error);
+  }
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory())
+      throw new GdriveBackupError('local_file_error', { path, reason: 'it is a directory' });
+    if (!info.isFile())
+      throw new GdriveBackupError('local_file_error', { path, reason: 'it is not a regular file' });
+    return { handle, size: info.size };
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+}
+
+export function localFileError(path: string, error: unknown): GdriveBackupError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason =
+    code === 'ENOENT'
+      ? 'it does not exist'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'ENOTDIR'
+            ? 'a parent of it is not a directory'
+            : `${code ?? 'error'}`;
+  return new GdriveBackupError('local_file_error', { path, reason }, { cause: error });
+}

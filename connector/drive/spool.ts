@@ -1,0 +1,124 @@
+/**
+ * The kept tail of an upload: bytes appended but not yet sent to Drive.
+ *
+ * Every resumable chunk but the last must be a multiple of 256 KiB, and Plesk appends pieces of
+ * any size, so after each appendFile the unaligned remainder (less than one chunk, or exactly one
+ * chunk held back so that the last request can carry the total) waits on disk for the next call,
+ * not in memory: a restarted connector picks it up from here.
+ *
+ * Layout: `<dataDir>/spool/<fd>/tail-<start>`, where <start> is the upload offset of the tail's
+ * first byte. The name carries the offset so that a crash between writing a new tail and
+ * persisting the handle record never pairs a record with the wrong bytes: the record names the
+ * offset it expects, and a file for another offset is simply ignored (and pruned later).
+ */
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GdriveBackupError } from '../errors/errors.js';
+
+export function spoolRoot(dataDir: string): string {
+  return join(dataDir, 'spool');
+}
+
+export function spoolDir(dataDir: string, fd: string): string {
+  return join(spoolRoot(dataDir), fd);
+}
+
+function tailFile(dataDir: string, fd: string, start: number): string {
+  return join(spoolDir(dataDir, fd), `tail-${start}`);
+}
+
+/** Atomically replaces the tail that starts at `start` (write a temp file, fsync, rename). */
+export async function writeTail(
+  dataDir: string,
+  fd: string,
+  start: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  const dir = spoolDir(dataDir, fd);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const target = tailFile(dataDir, fd, start);
+  const temp = `${target}.tmp`;
+  const handle = await open(temp, 'w', 0o600);
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+      written += bytesWritten;
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, target);
+}
+
+/** Reads the `length` bytes of the tail starting at `start` into `into[0..length)`. */
+export async function readTail(
+  dataDir: string,
+  fd: string,
+  start: number,
+  length: number,
+  into: Buffer,
+): Promise<void> {
+  if (length === 0) return;
+  const file = tailFile(dataDir, fd, start);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw new GdriveBackupError('internal', {
+      detail: `the kept tail of handle ${fd} is missing (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    });
+  }
+  try {
+    let read = 0;
+    while (read < length) {
+      const { bytesRead } = await handle.read(into, read, length - read, read);
+      if (bytesRead === 0)
+        throw new GdriveBackupError('internal', {
+          detail: `the kept tail of handle ${fd} is shorter than recorded`,
+        });
+      read += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes tails of `fd` other than the one starting at `keepStart` (left by earlier calls). */
+export async function pruneTails(dataDir: string, fd: string, keepStart: number | null): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(spoolDir(dataDir, fd));
+  } catch {
+    return;
+  }
+  const keep = keepStart === null ? null : `tail-${keepStart}`;
+  await Promise.all(
+    names.filter((n) => n !== keep).map((n) => rm(join(spoolDir(dataDir, fd), n), { force: true })),
+  );
+}
+
+export async function removeSpool(dataDir: string, fd: string): Promise<void> {
+  await rm(spoolDir(dataDir, fd), { recursive: true, force: true });
+}
+
+/** Handles that have a spool directory, with its last modification time. */
+export async function listSpools(dataDir: string): Promise<Array<{ fd: string; mtimeMs: number }>> {
+  let names: string[];
+  try {
+    names = await readdir(spoolRoot(dataDir));
+  } catch {
+    return [];
+  }
+  const found: Array<{ fd: string; mtimeMs: number }> = [];
+  for (const name of names) {
+    try {
+      const info = await stat(join(spoolRoot(dataDir), name));
+      if (info.isDirectory()) found.push({ fd: name, mtimeMs: info.mtimeMs });
+    } catch {
+      // Removed meanwhile by another call: nothing to list.
+    }
+  }
+  return found;
+}

@@ -1,0 +1,400 @@
+/**
+ * The handle engine: Plesk's openFileWrite/appendFile/closeFile and openFileRead/readFile/
+ * closeFile, over Drive's resumable upload and ranged download.
+ *
+ * A handle (fd) names a small typed record in the state store, so a restarted connector carries
+ * on with the same fd: a write record holds the session URI, Drive's offset, the kept tail's
+ * length (its bytes wait in `<dataDir>/spool/<fd>/`) and the running md5/sha256 state; a read
+ * record holds the position and the running md5 of a whole-file read. Calls on one fd run one at
+ * a time; different fds run in parallel. One process owns a data directory (data-dir lock), so
+ * in-process locking is enough.
+ *
+ * The data path of a backup byte: transfer-handles.appendFile -> resumable-upload.appendToUpload
+ * (reads the local file into the chunk buffer, hashes it, PUTs full chunks) -> spool.writeTail
+ * (the remainder) ... closeWrite -> resumable-upload.finishUpload (last chunk, verification).
+ */
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { Keyv } from 'keyv';
+import type { Config } from '../config/config.js';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
+import type { HandleOperations, WriteResult } from '../transport/types.js';
+import type { DriveHttp } from './drive-http.js';
+import { downloadSlice } from './ranged-download.js';
+import {
+  appendToUpload,
+  finishUpload,
+  localFileError,
+  newUploadRecord,
+  type UploadEnv,
+  type UploadRecord,
+} from './resumable-upload.js';
+import type { Pacer } from './retry.js';
+import { listSpools, removeSpool } from './spool.js';
+import { DownloadHash, UploadHash } from './stream-hash.js';
+
+export interface TransferDeps {
+  /** chunkSize, downloadStreams, downloadRangeSize, dataDir, apiRoot, maxAttempts. */
+  config: Config;
+  /** Persisted handle records. */
+  state: Keyv;
+  log: Log;
+  /** Authenticated; throws not_connected / reconnect_required. */
+  httpFor(object: ObjectRef): Promise<DriveHttp>;
+  /** The one retry policy (retry.ts). */
+  pacer: Pacer;
+}
+
+export interface OpenWriteInput {
+  object: ObjectRef;
+  path: string;
+  parentId: string;
+  name: string;
+  driveId?: string;
+}
+
+export interface OpenReadInput {
+  object: ObjectRef;
+  path: string;
+  fileId: string;
+  size: number;
+  md5?: string;
+  offset: number;
+  driveId?: string;
+}
+
+/** The persisted state of one read handle. */
+export interface ReadRecord {
+  kind: 'read';
+  object: ObjectRef;
+  path: string;
+  fileId: string;
+  size: number;
+  md5?: string;
+  driveId?: string;
+  /** Next byte readFile returns. */
+  position: number;
+  /** md5 state over [0, position) while the handle reads the whole file from byte 0; absent otherwise. */
+  hashState?: string;
+  createdAt: number;
+}
+
+export type HandleRecord = UploadRecord | ReadRecord;
+
+/** Google keeps a resumable session about a week; a handle older than that cannot finish. */
+export const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
+
+const RECORD_PREFIX = 'transfer:';
+const INDEX_KEY = 'transfer-index';
+const FD_PATTERN = /^[rw]-[0-9a-f]{32}$/;
+/** Chunk buffers kept for reuse between calls (each is chunkSize bytes). */
+const SPARE_BUFFERS = 2;
+
+/** fd -> createdAt of every open handle. */
+type HandleIndex = Record<string, number>;
+
+export class TransferHandles implements HandleOperations {
+  private readonly locks = new Map<string, Promise<void>>();
+  private indexQueue: Promise<void> = Promise.resolve();
+  private readonly spare: Buffer[] = [];
+  private readonly ready: Promise<void>;
+
+  constructor(private readonly deps: TransferDeps) {
+    this.ready = this.purgeStale(SESSION_LIFETIME_MS).then(
+      (purged) => {
+        if (purged > 0) deps.log.info('transfers: removed abandoned handles', { count: purged });
+      },
+      (error: unknown) =>
+        deps.log.warn('transfers: could not remove abandoned handles', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    );
+  }
+
+  async openWrite(input: OpenWriteInput): Promise<string> {
+    await this.ready;
+    const fd = `w-${randomBytes(16).toString('hex')}`;
+    const hash = await UploadHash.create();
+    const record = newUploadRecord(input, hash.save(), Date.now());
+    await this.deps.state.set(RECORD_PREFIX + fd, record);
+    await this.updateIndex((index) => {
+      index[fd] = record.createdAt;
+    });
+    this.deps.log.debug('transfers: opened for writing', {
+      fd,
+      object: formatObjectRef(input.object),
+      path: input.path,
+    });
+    return fd;
+  }
+
+  async openRead(input: OpenReadInput): Promise<string> {
+    await this.ready;
+    if (!Number.isSafeInteger(input.offset) || input.offset < 0)
+      throw new GdriveBackupError('bad_request', {
+        detail: 'the offset must be a whole number of bytes, 0 or more',
+      });
+    const fd = `r-${randomBytes(16).toString('hex')}`;
+    const record: ReadRecord = {
+      kind: 'read',
+      object: input.object,
+      path: input.path,
+      fileId: input.fileId,
+      size: input.size,
+      position: input.offset,
+      createdAt: Date.now(),
+    };
+    if (input.md5 !== undefined) record.md5 = input.md5.toLowerCase();
+    if (input.driveId !== undefined) record.driveId = input.driveId;
+    if (input.offset === 0 && input.md5 !== undefined)
+      record.hashState = (await DownloadHash.create()).save();
+    await this.deps.state.set(RECORD_PREFIX + fd, record);
+    await this.updateIndex((index) => {
+      index[fd] = record.createdAt;
+    });
+    this.deps.log.debug('transfers: opened for reading', {
+      fd,
+      object: formatObjectRef(input.object),
+      path: input.path,
+    });
+    return fd;
+  }
+
+  async appendFile(fd: string, localFile: string): Promise<number> {
+    return this.exclusive(fd, async () => {
+      const record = await this.load(fd, 'write');
+      return this.withUploadEnv(fd, record, (env) => appendToUpload(env, record, localFile));
+    });
+  }
+
+  async closeWrite(fd: string): Promise<WriteResult> {
+    return this.exclusive(fd, async () => {
+      const record = await this.load(fd, 'write');
+      try {
+        const result = await this.withUploadEnv(fd, record, (env) => finishUpload(env, record));
+        await this.forget(fd);
+        return result;
+      } catch (error) {
+        // These leave nothing to resume; other failures keep the handle for another closeWrite.
+        if (
+          error instanceof GdriveBackupError &&
+          (error.code === 'upload_session_expired' || error.code === 'verification_failed')
+        )
+          await this.forget(fd);
+        throw error;
+      }
+    });
+  }
+
+  async readFile(fd: string, localFile: string, size: number | null): Promise<number> {
+    if (size !== null && (!Number.isSafeInteger(size) || size < 0))
+      throw new GdriveBackupError('bad_request', {
+        detail: 'the size must be a whole number of bytes, 0 or more, or null',
+      });
+    return this.exclusive(fd, async () => {
+      const record = await this.load(fd, 'read');
+      const start = Math.min(record.position, record.size);
+      const end = size === null ? record.size : Math.min(record.size, start + size);
+      const context = { object: formatObjectRef(record.object), path: record.path };
+      if (end > start) {
+        const http = await this.deps.httpFor(record.object);
+        await downloadSlice(
+          {
+            http,
+            pacer: this.deps.pacer,
+            apiRoot: this.deps.config.apiRoot,
+            streams: this.deps.config.downloadStreams,
+            rangeSize: this.deps.config.downloadRangeSize,
+            log: this.deps.log,
+          },
+          { fileId: record.fileId, start, end, localFile, context },
+        );
+      } else {
+        await createEmpty(localFile);
+      }
+      const next: ReadRecord = { ...record, position: end };
+      if (record.hashState !== undefined && end > start) {
+        const hash = await DownloadHash.create(record.hashState);
+        await hashLocalFile(localFile, end - start, hash);
+        if (end === record.size) {
+          const actual = hash.digest();
+          if (actual !== record.md5) {
+            this.deps.log.warn('transfers: downloaded data does not match md5', { fd });
+            throw new GdriveBackupError('read_verification_failed', {
+              path: record.path,
+              detail: `md5 ${actual} instead of ${record.md5}`,
+            });
+          }
+          delete next.hashState;
+        } else {
+          next.hashState = hash.save();
+        }
+      }
+      await this.deps.state.set(RECORD_PREFIX + fd, next);
+      this.deps.log.debug('transfers: read', { fd, bytes: end - start, position: end });
+      return end - start;
+    });
+  }
+
+  async closeRead(fd: string): Promise<void> {
+    await this.exclusive(fd, async () => {
+      await this.load(fd, 'read');
+      await this.forget(fd);
+    });
+  }
+
+  async openCount(): Promise<number> {
+    await this.ready;
+    return Object.keys(await this.readIndex()).length;
+  }
+
+  /**
+   * Removes handles (records and kept tails) created more than `maxAgeMs` ago, and spool
+   * directories no handle owns. Runs at construction with the session lifetime (7 days).
+   * Returns the number of handles removed.
+   */
+  async purgeStale(maxAgeMs: number): Promise<number> {
+    const now = Date.now();
+    const index = await this.readIndex();
+    const stale = Object.entries(index)
+      .filter(([, createdAt]) => now - createdAt > maxAgeMs)
+      .map(([fd]) => fd);
+    for (const fd of stale) await this.forget(fd);
+    const known = new Set(Object.keys(await this.readIndex()));
+    for (const spool of await listSpools(this.deps.config.dataDir)) {
+      if (!known.has(spool.fd) && now - spool.mtimeMs > maxAgeMs)
+        await removeSpool(this.deps.config.dataDir, spool.fd);
+    }
+    return stale.length;
+  }
+
+  private async withUploadEnv<T>(
+    fd: string,
+    record: UploadRecord,
+    fn: (env: UploadEnv) => Promise<T>,
+  ): Promise<T> {
+    const http = await this.deps.httpFor(record.object);
+    const buffer = this.takeBuffer();
+    try {
+      return await fn({
+        http,
+        pacer: this.deps.pacer,
+        apiRoot: this.deps.config.apiRoot,
+        chunkSize: this.deps.config.chunkSize,
+        maxAttempts: this.deps.config.maxAttempts,
+        dataDir: this.deps.config.dataDir,
+        fd,
+        log: this.deps.log,
+        buffer,
+        save: async (next) => {
+          await this.deps.state.set(RECORD_PREFIX + fd, next);
+        },
+      });
+    } finally {
+      this.releaseBuffer(buffer);
+    }
+  }
+
+  private takeBuffer(): Buffer {
+    const size = this.deps.config.chunkSize;
+    const reused = this.spare.pop();
+    if (reused !== undefined && reused.length === size) return reused;
+    // Outside Node's small-buffer pool: one chunk is large and lives as long as the call.
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  private releaseBuffer(buffer: Buffer): void {
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buffer);
+  }
+
+  private async load(fd: string, kind: 'write'): Promise<UploadRecord>;
+  private async load(fd: string, kind: 'read'): Promise<ReadRecord>;
+  private async load(fd: string, kind: 'write' | 'read'): Promise<HandleRecord> {
+    await this.ready;
+    const record = FD_PATTERN.test(fd)
+      ? await this.deps.state.get<HandleRecord>(RECORD_PREFIX + fd)
+      : undefined;
+    if (record === undefined || record === null)
+      throw new GdriveBackupError('unknown_handle', { fd: shown(fd) });
+    if (record.kind !== kind)
+      throw new GdriveBackupError('wrong_handle_kind', {
+        fd: shown(fd),
+        kind: record.kind === 'write' ? 'writing' : 'reading',
+      });
+    return record;
+  }
+
+  private async forget(fd: string): Promise<void> {
+    await this.deps.state.delete(RECORD_PREFIX + fd);
+    await this.updateIndex((index) => {
+      delete index[fd];
+    });
+    if (fd.startsWith('w-')) await removeSpool(this.deps.config.dataDir, fd);
+  }
+
+  private async readIndex(): Promise<HandleIndex> {
+    return (await this.deps.state.get<HandleIndex>(INDEX_KEY)) ?? {};
+  }
+
+  /** Read-modify-write of the index, one at a time. */
+  private async updateIndex(change: (index: HandleIndex) => void): Promise<void> {
+    const run = this.indexQueue.then(async () => {
+      const index = { ...(await this.readIndex()) };
+      change(index);
+      await this.deps.state.set(INDEX_KEY, index);
+    });
+    this.indexQueue = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Runs calls on one fd one after another. */
+  private async exclusive<T>(fd: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(fd) ?? Promise.resolve();
+    const run = previous.then(fn);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.locks.set(fd, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(fd) === settled) this.locks.delete(fd);
+    }
+  }
+}
+
+/** An fd as it may appear in a message: anything odd is cut short. */
+function shown(fd: string): string {
+  return FD_PATTERN.test(fd) ? fd : fd.slice(0, 40).replace(/[^\w-]/g, '?');
+}
+
+async function createEmpty(localFile: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(localFile, 'w', 0o600);
+  } catch (error) {
+    throw localFileError(localFile, error);
+  }
+  await handle.chmod(0o600).catch(() => undefined);
+  await handle.close();
+}
+
+/** Feeds the first `length` bytes of the local file to the hash (read back: the page cache has them). */
+async function hashLocalFile(localFile: string, length: number, hash: DownloadHash): Promise<void> {
+  const handle = await open(localFile, 'r');
+  try {
+    const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
+    let at = 0;
+    while (at < length) {
+      const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - at), at);
+      if (bytesRead === 0) break;
+      hash.update(piece.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
