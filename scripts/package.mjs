@@ -2,13 +2,14 @@
 // installs it (`plesk bin extension --install <zip>`):
 //
 //   meta.xml                          from the project root, <version> set from package.json
-//   plib/, htdocs/, _meta/, sbin/     from extension/ (those present)
+//   plib/, htdocs/, _meta/, sbin/,    from extension/ (those present)
+//   var/, DESCRIPTION.md, CHANGES.md
 //   plib/connector/gdrive-backup.mjs  the whole connector in one minified file (esbuild, with the
 //                                     options of scripts/build.mjs), run by the PHP side with Node
 //
 // No node_modules: everything the connector needs is inside its bundle. Directories get mode
-// 0755, files 0644 (0755 when executable in the tree, e.g. sbin/). Plesk refuses nothing here
-// by size, but the package must stay under 10 MiB: the script fails above that.
+// 0755, files 0644 (0755 when executable in the tree, e.g. sbin/). The package must stay
+// within 10 MiB (a product requirement): the script fails above that.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +19,9 @@ import { connectorBuildOptions } from './build.mjs';
 
 const EXTENSION_ID = 'google-drive-backup';
 const MAX_PACKAGE_BYTES = 10 * 1024 * 1024;
-const EXTENSION_DIRS = ['plib', 'htdocs', '_meta', 'sbin'];
+const EXTENSION_DIRS = ['plib', 'htdocs', '_meta', 'sbin', 'var'];
+/** Shown by Plesk's extension catalogue when present. */
+const EXTENSION_FILES = ['DESCRIPTION.md', 'CHANGES.md'];
 const CONNECTOR_PATH = 'plib/connector/gdrive-backup.mjs';
 /** Never shipped, wherever they appear in extension/. */
 const SKIPPED = new Set(['node_modules', '.git', '.DS_Store', '.gitkeep']);
@@ -88,6 +91,10 @@ for (const dir of EXTENSION_DIRS) {
     if (file.name === CONNECTOR_PATH) fail(`extension/${CONNECTOR_PATH} would be overwritten by the bundle`);
     files.push({ name: file.name, data: readFileSync(file.source), executable: file.executable });
   }
+}
+for (const name of EXTENSION_FILES) {
+  const path = join(root, 'extension', name);
+  if (existsSync(path)) files.push({ name, data: readFileSync(path), executable: false });
 }
 if (!files.some((f) => f.name.startsWith('plib/'))) fail('extension/plib is missing or empty');
 files.push({ name: CONNECTOR_PATH, data: await bundleConnector(), executable: false });

@@ -81,7 +81,17 @@ describe('npm run package', () => {
       'plib/connector/gdrive-backup.mjs',
     ]);
     const tops = new Set(names.map((n) => n.split('/')[0]));
-    for (const top of tops) expect(['meta.xml', 'plib', 'htdocs', '_meta', 'sbin']).toContain(top);
+    for (const top of tops)
+      expect([
+        'meta.xml',
+        'DESCRIPTION.md',
+        'CHANGES.md',
+        'plib',
+        'htdocs',
+        '_meta',
+        'sbin',
+        'var',
+      ]).toContain(top);
     expect(names.filter((n) => n.split('/').includes('node_modules'))).toEqual([]);
     expect(names.filter((n) => n.startsWith('/') || n.split('/').includes('..'))).toEqual([]);
     expect(zip.length).toBeLessThanOrEqual(MAX_BYTES);
