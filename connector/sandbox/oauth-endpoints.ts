@@ -1,0 +1,269 @@
+/**
+ * Google's OAuth2 endpoints as the connector meets them: the consent page (answered at once,
+ * approve or deny), the token endpoint (authorization_code with PKCE, refresh_token) and
+ * revocation. Errors use OAuth's shape `{error, error_description}` with Google's statuses.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { type Exchange, OAuthError, readAll, sendBuffer, sendError, sendJson } from './http-io.js';
+import { KNOWN_SCOPES, randomId, type SandboxCore } from './sandbox-state.js';
+
+const CODE_LIFETIME_MS = 10 * 60 * 1000;
+
+/** The 400 page Google shows instead of redirecting when the request itself is broken. */
+function errorPage(ex: Exchange, error: string, description: string): Promise<void> {
+  const wantsJson = /application\/json/.test(ex.req.headers.accept ?? '');
+  if (wantsJson) return sendJson(ex, 400, { error, error_description: description });
+  const html = `<!DOCTYPE html><html><head><title>Error 400 (${error})</title></head><body><h1>Access blocked: authorisation error</h1><p>Error 400: ${error}</p><p>${escapeHtml(description)}</p></body></html>`;
+  return sendBuffer(ex, 400, Buffer.from(html), { 'content-type': 'text/html; charset=utf-8' });
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export async function authorize(core: SandboxCore, ex: Exchange): Promise<void> {
+  const p = ex.url.searchParams;
+  const clientId = p.get('client_id');
+  if (!clientId) return errorPage(ex, 'invalid_request', 'Missing required parameter: client_id');
+  if (clientId !== core.config.clientId)
+    return errorPage(ex, 'invalid_client', 'The OAuth client was not found.');
+  const redirectUri = p.get('redirect_uri');
+  if (!redirectUri) return errorPage(ex, 'invalid_request', 'Missing required parameter: redirect_uri');
+  let redirect: URL;
+  try {
+    redirect = new URL(redirectUri);
+  } catch {
+    return errorPage(ex, 'redirect_uri_mismatch', `Invalid redirect_uri: ${redirectUri}`);
+  }
+  if (redirect.protocol !== 'http:' && redirect.protocol !== 'https:') {
+    return errorPage(ex, 'redirect_uri_mismatch', `Invalid redirect_uri: ${redirectUri}`);
+  }
+  const responseType = p.get('response_type');
+  if (!responseType) return errorPage(ex, 'invalid_request', 'Missing required parameter: response_type');
+  if (responseType !== 'code') {
+    return errorPage(ex, 'unsupported_response_type', `Unsupported response_type: ${responseType}`);
+  }
+  const scope = p.get('scope');
+  if (!scope?.trim()) return errorPage(ex, 'invalid_request', 'Missing required parameter: scope');
+  const scopes = scope.trim().split(/\s+/);
+  const unknown = scopes.find((s) => !KNOWN_SCOPES.has(s));
+  if (unknown) return errorPage(ex, 'invalid_scope', `Some requested scopes were invalid: ${unknown}`);
+  const state = p.get('state');
+  if (!state) return errorPage(ex, 'invalid_request', 'Missing required parameter: state');
+  const accessType = p.get('access_type') ?? 'online';
+  if (accessType !== 'online' && accessType !== 'offline') {
+    return errorPage(ex, 'invalid_request', `Invalid access_type: ${accessType}`);
+  }
+  const prompt = p.get('prompt');
+  if (prompt !== null && !prompt.split(' ').every((x) => ['none', 'consent', 'select_account'].includes(x))) {
+    return errorPage(ex, 'invalid_request', `Invalid prompt: ${prompt}`);
+  }
+  const challenge = p.get('code_challenge');
+  const method = p.get('code_challenge_method');
+  if (challenge !== null) {
+    if (method !== 'S256') {
+      return errorPage(ex, 'invalid_request', 'Invalid code_challenge_method: only S256 is accepted.');
+    }
+    if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) {
+      return errorPage(ex, 'invalid_request', 'Invalid code_challenge: expected a base64url SHA-256.');
+    }
+  } else if (method !== null) {
+    return errorPage(ex, 'invalid_request', 'code_challenge_method given without code_challenge');
+  }
+
+  const back = new URL(redirect);
+  if (core.config.consent === 'deny') {
+    back.searchParams.set('error', 'access_denied');
+    back.searchParams.set('state', state);
+  } else {
+    const email = core.config.userEmail;
+    const pair = `${email} ${clientId}`;
+    const firstConsent = !core.state.consented.has(pair);
+    core.state.consented.add(pair);
+    const code = `4/sandbox-${randomId(30)}`;
+    core.state.codes.set(code, {
+      code,
+      clientId,
+      redirectUri,
+      scopes,
+      email,
+      ...(challenge !== null ? { challenge } : {}),
+      offline: accessType === 'offline',
+      giveRefreshToken: accessType === 'offline' && (firstConsent || (prompt ?? '').includes('consent')),
+      issuedAt: Date.now(),
+      used: false,
+    });
+    back.searchParams.set('state', state);
+    back.searchParams.set('code', code);
+    back.searchParams.set('scope', scopes.join(' '));
+  }
+  ex.res.writeHead(302, { location: back.toString(), 'content-length': '0' });
+  ex.res.end();
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+async function readForm(ex: Exchange): Promise<URLSearchParams> {
+  const body = await readAll(ex, 64 * 1024);
+  const type = ex.req.headers['content-type'] ?? '';
+  if (body.length > 0 && !/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    throw new OAuthError(400, 'invalid_request', 'Content-Type must be application/x-www-form-urlencoded.');
+  }
+  return new URLSearchParams(body.toString('utf8'));
+}
+
+/** The client's id and secret, from the form or from HTTP Basic (form-encoded inside, per RFC 6749). */
+function clientCredentials(
+  ex: Exchange,
+  form: URLSearchParams,
+): { id: string | null; secret: string | null } {
+  const header = ex.req.headers.authorization;
+  const basic = header ? /^Basic\s+(\S+)$/i.exec(header) : null;
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new OAuthError(401, 'invalid_client', 'Unauthorized');
+    return {
+      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
+  }
+  return { id: form.get('client_id'), secret: form.get('client_secret') };
+}
+
+export async function token(core: SandboxCore, ex: Exchange): Promise<void> {
+  try {
+    const form = await readForm(ex);
+    const client = clientCredentials(ex, form);
+    if (!client.id)
+      throw new OAuthError(400, 'invalid_request', 'Could not determine client ID from request.');
+    if (client.id !== core.config.clientId)
+      throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
+    if (client.secret === null || !sameSecret(client.secret, core.config.clientSecret)) {
+      throw new OAuthError(401, 'invalid_client', 'Unauthorized');
+    }
+    const grantType = form.get('grant_type');
+    if (!grantType) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: grant_type');
+    if (grantType === 'authorization_code') return await exchangeCode(core, ex, form, client.id);
+    if (grantType === 'refresh_token') return await refresh(core, ex, form, client.id);
+    throw new OAuthError(400, 'unsupported_grant_type', `Invalid grant_type: ${grantType}`);
+  } catch (error) {
+    if (error instanceof OAuthError) return sendError(ex, error);
+    throw error;
+  }
+}
+
+function tokenAnswer(ex: Exchange, body: Record<string, unknown>): Promise<void> {
+  return sendJson(ex, 200, body, {
+    'cache-control': 'no-cache, no-store, max-age=0, must-revalidate',
+    pragma: 'no-cache',
+  });
+}
+
+async function exchangeCode(
+  core: SandboxCore,
+  ex: Exchange,
+  form: URLSearchParams,
+  clientId: string,
+): Promise<void> {
+  const codeText = form.get('code');
+  if (!codeText) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: code');
+  const code = core.state.codes.get(codeText);
+  if (!code || code.clientId !== clientId) throw new OAuthError(400, 'invalid_grant', 'Malformed auth code.');
+  if (code.used) throw new OAuthError(400, 'invalid_grant', 'Bad Request');
+  if (Date.now() - code.issuedAt > CODE_LIFETIME_MS)
+    throw new OAuthError(400, 'invalid_grant', 'Bad Request');
+  const redirectUri = form.get('redirect_uri');
+  if (!redirectUri) throw new OAuthError(400, 'invalid_request', 'Missing parameter: redirect_uri');
+  if (redirectUri !== code.redirectUri) throw new OAuthError(400, 'redirect_uri_mismatch', 'Bad Request');
+  const verifier = form.get('code_verifier');
+  if (code.challenge !== undefined) {
+    if (!verifier) throw new OAuthError(400, 'invalid_grant', 'Missing code verifier.');
+    const computed = createHash('sha256').update(verifier).digest('base64url');
+    if (computed !== code.challenge) throw new OAuthError(400, 'invalid_grant', 'Invalid code verifier.');
+  } else if (verifier) {
+    throw new OAuthError(400, 'invalid_grant', 'code_verifier or verifier is not needed.');
+  }
+  // Single use: a code is spent even when this exchange is the one that fails later.
+  code.used = true;
+  const refreshGrant = code.giveRefreshToken
+    ? core.state.issueRefreshToken(clientId, code.scopes, code.email)
+    : undefined;
+  const access = core.state.issueAccessToken({
+    clientId,
+    scopes: code.scopes,
+    email: code.email,
+    ...(refreshGrant ? { refreshToken: refreshGrant.token } : {}),
+  });
+  await tokenAnswer(ex, {
+    access_token: access.token,
+    expires_in: core.state.accessTokenLifetimeSec,
+    ...(refreshGrant ? { refresh_token: refreshGrant.token } : {}),
+    scope: code.scopes.join(' '),
+    token_type: 'Bearer',
+  });
+}
+
+async function refresh(
+  core: SandboxCore,
+  ex: Exchange,
+  form: URLSearchParams,
+  clientId: string,
+): Promise<void> {
+  const tokenText = form.get('refresh_token');
+  if (!tokenText) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: refresh_token');
+  const grant = core.state.refreshTokens.get(tokenText);
+  if (!grant || grant.revoked)
+    throw new OAuthError(400, 'invalid_grant', 'Token has been expired or revoked.');
+  if (grant.clientId !== clientId) throw new OAuthError(400, 'unauthorized_client', 'Unauthorized');
+  let scopes = grant.scopes;
+  const asked = form.get('scope');
+  if (asked) {
+    const wanted = asked.trim().split(/\s+/);
+    if (!wanted.every((s) => grant.scopes.includes(s))) {
+      throw new OAuthError(400, 'invalid_scope', 'Some requested scopes were not granted.');
+    }
+    scopes = wanted;
+  }
+  const access = core.state.issueAccessToken({
+    clientId,
+    scopes,
+    email: grant.email,
+    refreshToken: grant.token,
+  });
+  await tokenAnswer(ex, {
+    access_token: access.token,
+    expires_in: core.state.accessTokenLifetimeSec,
+    scope: scopes.join(' '),
+    token_type: 'Bearer',
+  });
+}
+
+export async function revoke(core: SandboxCore, ex: Exchange): Promise<void> {
+  let form: URLSearchParams;
+  try {
+    form = await readForm(ex);
+  } catch (error) {
+    if (error instanceof OAuthError) return sendError(ex, error);
+    throw error;
+  }
+  const tokenText = form.get('token') ?? ex.url.searchParams.get('token');
+  if (!tokenText)
+    return sendError(ex, new OAuthError(400, 'invalid_request', 'Missing required parameter: token'));
+  const refreshGrant = core.state.refreshTokens.get(tokenText);
+  const accessGrant = core.state.accessTokens.get(tokenText);
+  if (refreshGrant && !refreshGrant.revoked) {
+    core.state.revokeRefreshToken(refreshGrant.token);
+  } else if (accessGrant && !accessGrant.revoked && accessGrant.expiresAt > Date.now()) {
+    // Revoking an access token ends the whole grant, its refresh token included (Google's rule).
+    accessGrant.revoked = true;
+    if (accessGrant.refreshToken) core.state.revokeRefreshToken(accessGrant.refreshToken);
+  } else {
+    return sendError(ex, new OAuthError(400, 'invalid_token', 'Token expired or revoked'));
+  }
+  await sendJson(ex, 200, {});
+}
