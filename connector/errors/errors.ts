@@ -149,6 +149,12 @@ export const ERRORS = {
     retryable: false,
     message: 'Google Drive refused the request ({detail}).',
   },
+  low_quota: {
+    status: 507,
+    retryable: false,
+    message:
+      'Only {free} are free on the Google Drive of {object} (less than {threshold}): free space in Google Drive or buy more storage before backups fail.',
+  },
   data_dir_locked: {
     status: 423,
     retryable: true,

@@ -1,0 +1,138 @@
+/**
+ * createConnector(): the connector core, assembled. It owns the data dir (lock), opens the
+ * stores, and wires accounts (tokens), the OAuth flow, per-object folder caches, the handle
+ * engine and one Pacer (the retry policy) that every Drive and OAuth request runs under.
+ * The service, the CLI and the tests all start here.
+ */
+import { Accounts } from './auth/accounts.js';
+import { OAuthFlow, type StartInput } from './auth/oauth-flow.js';
+import type { Config } from './config/config.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { RequestCounter } from './drive/authorized-http.js';
+import { DriveApi } from './drive/drive-api.js';
+import { KeyedMutex, ObjectFolders } from './drive/folders.js';
+import { describeFailure, Pacer } from './drive/retry.js';
+import { TransferHandles } from './drive/transfer-handles.js';
+import { type Log, silentLog } from './log.js';
+import { openStores } from './store/stores.js';
+import { runCheck } from './transport/check.js';
+import { formatObjectRef, type ObjectRef } from './transport/object-ref.js';
+import { ObjectTransport } from './transport/object-transport.js';
+import type { Connector, OAuthOperations, ObjectNames } from './transport/types.js';
+
+export interface ConnectorOptions {
+  log?: Log;
+  /** Clock of the OAuth state lifetime (tests move it). */
+  now?: () => number;
+}
+
+/** The OAuth operations, with the optional per-object folder setting on start. */
+export interface ConnectorOAuth extends OAuthOperations {
+  start(object: ObjectRef, input: StartInput): Promise<{ url: string }>;
+}
+
+export interface CoreConnector extends Connector {
+  readonly oauth: ConnectorOAuth;
+  transport(object: ObjectRef, names?: ObjectNames): ObjectTransport;
+}
+
+interface ObjectContext {
+  folders: ObjectFolders;
+  api: () => Promise<DriveApi>;
+}
+
+export async function createConnector(
+  config: Config,
+  options: ConnectorOptions = {},
+): Promise<CoreConnector> {
+  const log = options.log ?? silentLog;
+  const lock = await lockDataDir(config.dataDir, log);
+  let stores: Awaited<ReturnType<typeof openStores>>;
+  try {
+    stores = await openStores(config, log);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+  const { state, secrets } = stores;
+  const counter = new RequestCounter();
+  const pacer = new Pacer({ maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs }, (event) =>
+    log.warn('retrying a Drive request', {
+      label: event.label,
+      attempt: event.attempt,
+      delayMs: event.delayMs,
+      failure: describeFailure(event.failure),
+    }),
+  );
+  const accounts = new Accounts({ config, secrets, state, log, counter });
+  const mutex = new KeyedMutex();
+  const contexts = new Map<string, ObjectContext>();
+
+  const contextFor = (object: ObjectRef): ObjectContext => {
+    const key = formatObjectRef(object);
+    let context = contexts.get(key);
+    if (!context) {
+      let api: DriveApi | undefined;
+      const apiFor = async () => {
+        api ??= new DriveApi(await accounts.httpFor(object), pacer, config, log, key);
+        return api;
+      };
+      context = { api: apiFor, folders: new ObjectFolders({ object, api: apiFor, state, log, mutex }) };
+      contexts.set(key, context);
+    }
+    return context;
+  };
+
+  const flow = new OAuthFlow({
+    config,
+    state,
+    accounts,
+    pacer,
+    counter,
+    log,
+    ...(options.now ? { now: options.now } : {}),
+    // A new or removed account invalidates the object's client and folder ids.
+    onAccountChanged: async (object) => {
+      const { folders } = contextFor(object);
+      contexts.delete(formatObjectRef(object));
+      await folders.forget();
+    },
+  });
+
+  const handles = new TransferHandles({
+    config,
+    state,
+    log,
+    httpFor: (object) => accounts.httpFor(object),
+    pacer,
+  });
+
+  let closed = false;
+  return {
+    oauth: flow,
+    transport(object: ObjectRef, names: ObjectNames = {}) {
+      const context = contextFor(object);
+      return new ObjectTransport(object, names, {
+        config,
+        log,
+        accounts,
+        folders: context.folders,
+        api: context.api,
+        engine: handles,
+        check: (transport) => runCheck(transport, config, log),
+      });
+    },
+    appendFile: (fd, localFile) => handles.appendFile(fd, localFile),
+    closeWrite: (fd) => handles.closeWrite(fd),
+    readFile: (fd, localFile, size) => handles.readFile(fd, localFile, size),
+    closeRead: (fd) => handles.closeRead(fd),
+    openHandles: () => handles.openCount(),
+    requestCounts: () => counter.snapshot(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await stores.close();
+      await lock.release();
+    },
+  };
+}

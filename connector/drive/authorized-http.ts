@@ -1,0 +1,141 @@
+/**
+ * The DriveHttp every Drive request of one object goes through: `OAuth2Client.request()` of
+ * google-auth-library, which adds a fresh access token (refreshing it before expiry), wrapped so
+ * that
+ *  - a 401 (Google dropped the access token early) renews the token and resends once, also for
+ *    callers that take every status (`validateStatus: () => true`, the resumable upload);
+ *  - a refresh answered `invalid_grant` becomes GdriveBackupError('reconnect_required'): no
+ *    retry can fix a revoked grant.
+ * Counting and the ban on gaxios' own retries sit on the client's transporter (see
+ * `applyTransportPolicy`), so token refreshes and revocations are covered too.
+ */
+import { Readable } from 'node:stream';
+import type { gaxios, OAuth2Client } from 'google-auth-library';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { DriveHttp, HttpOptions, HttpResponse } from './drive-http.js';
+import { DriveRequestError, failureFromError } from './retry.js';
+
+/** Requests by kind; the kinds are the sandbox's, so counts compare one to one. */
+export class RequestCounter {
+  private readonly counts = new Map<string, number>();
+
+  add(kind: string): void {
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
+  }
+
+  snapshot(): Record<string, number> {
+    return Object.fromEntries([...this.counts].sort(([a], [b]) => a.localeCompare(b)));
+  }
+}
+
+export interface EndpointUrls {
+  apiRoot: string;
+  oauthTokenUrl: string;
+  oauthRevokeUrl: string;
+}
+
+/** What a request is, from its method and URL: 'files.list', 'upload.chunk', 'oauth.token'... */
+export function requestKind(
+  method: string,
+  url: string,
+  contentRange: string | null,
+  urls: EndpointUrls,
+): string {
+  const target = new URL(url);
+  const bare = `${target.origin}${target.pathname}`;
+  if (bare === stripQuery(urls.oauthTokenUrl)) return 'oauth.token';
+  if (bare === stripQuery(urls.oauthRevokeUrl)) return 'oauth.revoke';
+  const path = target.pathname.replace(/\/+$/, '');
+  const verb = method.toUpperCase();
+  if (/\/upload\/drive\/v3\/files$/.test(path)) {
+    if (verb === 'POST')
+      return target.searchParams.get('uploadType') === 'multipart' ? 'upload.multipart' : 'upload.start';
+    return contentRange?.trim().startsWith('bytes */') ? 'upload.status' : 'upload.chunk';
+  }
+  if (/\/drive\/v3\/about$/.test(path)) return 'about.get';
+  if (/\/drive\/v3\/drives\/[^/]+$/.test(path)) return 'drives.get';
+  if (/\/drive\/v3\/files$/.test(path)) return verb === 'POST' ? 'files.create' : 'files.list';
+  if (/\/drive\/v3\/files\/[^/]+$/.test(path)) {
+    if (verb === 'DELETE') return 'files.delete';
+    if (verb === 'PATCH') return 'files.update';
+    return target.searchParams.get('alt') === 'media' ? 'files.download' : 'files.get';
+  }
+  return 'other';
+}
+
+function stripQuery(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+/**
+ * Counts every request the client's transporter sends and turns gaxios' own retries off:
+ * google-auth-library asks for them on token requests, but retries live in retry.ts only.
+ */
+export function applyTransportPolicy(
+  client: OAuth2Client,
+  counter: RequestCounter,
+  urls: EndpointUrls,
+): void {
+  client.transporter.interceptors.request.add({
+    resolved: async (options: gaxios.GaxiosOptionsPrepared) => {
+      options.retry = false;
+      options.retryConfig = { retry: 0 };
+      const range = options.headers instanceof Headers ? options.headers.get('content-range') : null;
+      counter.add(requestKind(options.method ?? 'GET', String(options.url), range, urls));
+      return options;
+    },
+  });
+}
+
+export class AuthorizedHttp implements DriveHttp {
+  constructor(
+    private readonly client: OAuth2Client,
+    /** The object's name for error sentences ('subscription:12'). */
+    private readonly object: string,
+  ) {}
+
+  async request<T = unknown>(options: HttpOptions): Promise<HttpResponse<T>> {
+    for (let attempt = 1; ; attempt++) {
+      const tokenUsed = this.client.credentials.access_token;
+      let response: HttpResponse<T>;
+      try {
+        response = await this.client.request<T>({ ...options, retry: false });
+      } catch (error) {
+        const failure = failureFromError(error);
+        if (failure?.reason === 'invalid_grant') throw this.reconnect();
+        if (failure?.status !== 401) throw error;
+        if (attempt > 1) throw this.reconnect();
+        await this.renew(tokenUsed, options);
+        continue;
+      }
+      if (response.status === 401 && attempt === 1) {
+        await this.renew(tokenUsed, options);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  private reconnect(): GdriveBackupError {
+    return new GdriveBackupError('reconnect_required', { object: this.object });
+  }
+
+  /** Drops the rejected access token so the next request refreshes it. */
+  private async renew(tokenUsed: string | null | undefined, options: HttpOptions): Promise<void> {
+    const credentials = this.client.credentials;
+    if (credentials.access_token === tokenUsed) {
+      this.client.setCredentials({ refresh_token: credentials.refresh_token ?? null });
+    }
+    if (!isResendable(options.data)) {
+      // A stream body is spent: let the pacer run the caller again, which rebuilds it.
+      throw new DriveRequestError({ message: 'access token renewed after 401; request must be sent again' });
+    }
+  }
+}
+
+function isResendable(data: unknown): boolean {
+  if (data instanceof Readable) return false;
+  if (typeof ReadableStream !== 'undefined' && data instanceof ReadableStream) return false;
+  return !(data && typeof (data as { pipe?: unknown }).pipe === 'function');
+}

@@ -1,0 +1,256 @@
+/**
+ * The object's Drive folder and the folders under it, by path.
+ *
+ * Layout: `<root>/<type>/<name>` (the server: `<root>/server`), made on first use. The root is a
+ * path in My Drive, `id:<folderId>`, or `drive:<sharedDriveId>[/path]`.
+ *
+ * Drive finds folders by name one level at a time, so every path -> id answer is cached in the
+ * state store (one record per object) and a backup into an existing folder costs no look-ups.
+ * Names are not unique on Drive: creation of one path is serialised in-process (one process
+ * owns a data dir), and where duplicates already exist the oldest wins everywhere, with a
+ * warning. A cached id that Drive no longer knows drops the object's cache (`forget`).
+ */
+import type { Keyv } from 'keyv';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
+import type { DriveApi, FolderRef } from './drive-api.js';
+import { joinHookPath, splitHookPath } from './paths.js';
+
+export type RootSetting =
+  | { kind: 'mydrive'; names: string[] }
+  | { kind: 'id'; id: string }
+  | { kind: 'drive'; driveId: string; names: string[] };
+
+const DRIVE_ID = /^[A-Za-z0-9_-]{1,200}$/;
+
+export function parseRootSetting(text: string): RootSetting {
+  const bad = (reason: string): never => {
+    throw new GdriveBackupError('invalid_path', { path: text, reason });
+  };
+  if (text.startsWith('id:')) {
+    const id = text.slice(3);
+    if (!DRIVE_ID.test(id)) bad('a folder id has only letters, digits, - and _');
+    return { kind: 'id', id };
+  }
+  if (text.startsWith('drive:')) {
+    const [driveId = '', ...rest] = text.slice(6).split('/');
+    if (!DRIVE_ID.test(driveId)) bad('a shared drive id has only letters, digits, - and _');
+    return { kind: 'drive', driveId, names: splitHookPath(rest.join('/')) };
+  }
+  return { kind: 'mydrive', names: splitHookPath(text) };
+}
+
+/** Where one object's folder is, as the transport sees it for this call. */
+export interface FolderLocation {
+  rootSetting: string;
+  /** Folder name of a non-server object (domain, login, or its id). */
+  objectName: string;
+}
+
+/** The object's folder as the admin reads it: "My Drive/Plesk Backups/host/subscription/example.com". */
+export function describeFolder(object: ObjectRef, where: FolderLocation): string {
+  const setting = parseRootSetting(where.rootSetting);
+  const tail = object.id === null ? [object.type] : [object.type, where.objectName];
+  if (setting.kind === 'id') return [`Folder ${setting.id}`, ...tail].join('/');
+  if (setting.kind === 'drive')
+    return [`Shared drive ${setting.driveId}`, ...setting.names, ...tail].join('/');
+  return ['My Drive', ...setting.names, ...tail].join('/');
+}
+
+/** Runs one task at a time per key (in this process). */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const current = previous.then(task, task);
+    const tail = current.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await current;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+interface FolderCache {
+  /** rootSetting + object name the record was made for; another location starts afresh. */
+  where: string;
+  base: FolderRef;
+  /** Hook path ('/a/b') -> folder id. */
+  dirs: Record<string, string>;
+}
+
+export interface ResolvedDir {
+  ref: FolderRef;
+  /** True when no Drive request was needed: the ids came from the cache, so may be stale. */
+  fromCache: boolean;
+}
+
+export interface ObjectFoldersDeps {
+  object: ObjectRef;
+  api: () => Promise<DriveApi>;
+  state: Keyv;
+  log: Log;
+  mutex: KeyedMutex;
+}
+
+export class ObjectFolders {
+  private cache: FolderCache | undefined;
+  private loaded = false;
+  private readonly name: string;
+
+  constructor(private readonly deps: ObjectFoldersDeps) {
+    this.name = formatObjectRef(deps.object);
+  }
+
+  private get stateKey(): string {
+    return `folders:${this.name}`;
+  }
+
+  private async load(where: FolderLocation): Promise<FolderCache | undefined> {
+    if (!this.loaded) {
+      this.cache = (await this.deps.state.get<FolderCache>(this.stateKey)) ?? undefined;
+      this.loaded = true;
+    }
+    if (this.cache && this.cache.where !== whereKey(where)) this.cache = undefined;
+    return this.cache;
+  }
+
+  private async persist(): Promise<void> {
+    if (this.cache) await this.deps.state.set(this.stateKey, this.cache);
+  }
+
+  /** The object's own folder, made (with its parents) on first use. */
+  async objectFolder(where: FolderLocation): Promise<ResolvedDir> {
+    const cached = await this.load(where);
+    if (cached) return { ref: cached.base, fromCache: true };
+    return this.deps.mutex.run(`object:${this.name}`, async () => {
+      const again = await this.load(where);
+      if (again) return { ref: again.base, fromCache: true };
+      const base = await this.resolveBase(where);
+      this.cache = { where: whereKey(where), base, dirs: {} };
+      await this.persist();
+      return { ref: base, fromCache: false };
+    });
+  }
+
+  /** The folder at `names` under the object folder; null when absent (or a file) and !create. */
+  async resolveDir(
+    where: FolderLocation,
+    names: readonly string[],
+    create: boolean,
+  ): Promise<ResolvedDir | null> {
+    const base = await this.objectFolder(where);
+    let ref = base.ref;
+    let fromCache = base.fromCache;
+    for (let i = 0; i < names.length; i++) {
+      const prefix = joinHookPath(names.slice(0, i + 1));
+      const hit = this.cache?.dirs[prefix];
+      if (hit) {
+        ref = withDrive(hit, base.ref);
+        continue;
+      }
+      fromCache = false;
+      const parent = ref;
+      const child = await this.deps.mutex.run(`dir:${this.name}:${prefix}`, async () => {
+        const again = this.cache?.dirs[prefix];
+        if (again) return withDrive(again, base.ref);
+        const found = await this.ensureChild(parent, names[i]!, create, prefix);
+        if (found && this.cache) {
+          this.cache.dirs[prefix] = found.id;
+          await this.persist();
+        }
+        return found;
+      });
+      if (!child) return null;
+      ref = child;
+    }
+    return { ref, fromCache };
+  }
+
+  /** Drops every cached id of the object (one of them proved stale). */
+  async forget(): Promise<void> {
+    this.cache = undefined;
+    this.loaded = true;
+    await this.deps.state.delete(this.stateKey);
+  }
+
+  /** Drops the cached ids of a deleted folder and everything under it. */
+  async forgetUnder(names: readonly string[]): Promise<void> {
+    if (!this.cache) return;
+    const prefix = joinHookPath(names);
+    for (const path of Object.keys(this.cache.dirs)) {
+      if (path === prefix || path.startsWith(`${prefix}/`)) delete this.cache.dirs[path];
+    }
+    await this.persist();
+  }
+
+  private async resolveBase(where: FolderLocation): Promise<FolderRef> {
+    const api = await this.deps.api();
+    const setting = parseRootSetting(where.rootSetting);
+    let ref: FolderRef;
+    let names: string[];
+    if (setting.kind === 'id') {
+      const item = await api.getItem(setting.id, where.rootSetting);
+      if (!item?.isFolder) throw new GdriveBackupError('not_found', { path: where.rootSetting });
+      ref = item.driveId ? { id: setting.id, driveId: item.driveId } : { id: setting.id };
+      names = [];
+    } else if (setting.kind === 'drive') {
+      ref = { id: setting.driveId, driveId: setting.driveId };
+      names = [...setting.names];
+    } else {
+      ref = { id: 'root' };
+      names = [...setting.names];
+    }
+    names.push(this.deps.object.type);
+    if (this.deps.object.id !== null) names.push(where.objectName);
+    const shown: string[] = [];
+    for (const name of names) {
+      shown.push(name);
+      const child = await this.ensureChild(ref, name, true, `${where.rootSetting} > ${shown.join('/')}`);
+      ref = child!;
+    }
+    return ref;
+  }
+
+  /** The oldest folder `name` in `parent`, made when absent and `create`. */
+  private ensureChild(
+    parent: FolderRef,
+    name: string,
+    create: boolean,
+    path: string,
+  ): Promise<FolderRef | null> {
+    return this.deps.mutex.run(`child:${parent.id}/${name}`, async () => {
+      const api = await this.deps.api();
+      const items = await api.findChildren(parent, name, path);
+      const folders = items.filter((item) => item.isFolder);
+      if (folders.length > 1) {
+        this.deps.log.warn('Drive holds several folders of this name; using the oldest', {
+          object: this.name,
+          path,
+          count: folders.length,
+        });
+      }
+      const oldest = folders[0];
+      if (oldest) return withDrive(oldest.id, parent);
+      if (items.length > 0) {
+        if (create) throw new GdriveBackupError('not_a_directory', { path });
+        return null;
+      }
+      if (!create) return null;
+      const made = await api.createFolder(parent, name, path);
+      return withDrive(made.id, parent);
+    });
+  }
+}
+
+function withDrive(id: string, parent: FolderRef): FolderRef {
+  return parent.driveId ? { id, driveId: parent.driveId } : { id };
+}
+
+function whereKey(where: FolderLocation): string {
+  return `${where.rootSetting}\n${where.objectName}`;
+}

@@ -1,0 +1,77 @@
+/**
+ * The connector's two keyv stores.
+ *
+ * - state: handle records, OAuth states, account records, folder caches. The embedded file
+ *   `<dataDir>/state.json`, or Redis when config.storeUrl is set.
+ * - secrets: refresh tokens. The embedded file `<dataDir>/secrets.json` whose values are sealed
+ *   with AES-256-GCM under `<dataDir>/secrets.key`, or Plesk's encrypted Key-Value Storage.
+ *
+ * The data dir is made 0700 and every file in it 0600: one user (the service's) owns it.
+ */
+import { chmod, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import KeyvRedis from '@keyv/redis';
+import { Keyv, type KeyvStoreAdapter } from 'keyv';
+import type { Config } from '../config/config.js';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import { EncryptedStore } from './encrypted-store.js';
+import { createFileStore } from './file-store.js';
+import { createPleskKvStore } from './plesk-kv-store.js';
+import { SecretCipher } from './secret-cipher.js';
+
+export interface Stores {
+  secrets: Keyv;
+  state: Keyv;
+  close(): Promise<void>;
+}
+
+export const STATE_FILE = 'state.json';
+export const SECRETS_FILE = 'secrets.json';
+export const SECRETS_KEY_FILE = 'secrets.key';
+
+export async function openStores(config: Config, log: Log): Promise<Stores> {
+  await ensurePrivateDir(config.dataDir);
+  const stateStore: KeyvStoreAdapter = config.storeUrl
+    ? (new KeyvRedis(config.storeUrl) as unknown as KeyvStoreAdapter)
+    : createFileStore(join(config.dataDir, STATE_FILE));
+  const secretsStore = await openSecretsStore(config);
+  const state = new Keyv({ store: stateStore, namespace: 'state', throwOnErrors: true });
+  const secrets = new Keyv({ store: secretsStore, namespace: 'secrets', throwOnErrors: true });
+  // keyv emits store errors as events as well as throwing them; without a listener an
+  // 'error' event would crash the process.
+  state.on('error', (error: unknown) => log.error('state store error', { detail: describe(error) }));
+  secrets.on('error', (error: unknown) => log.error('secrets store error', { detail: describe(error) }));
+  return {
+    state,
+    secrets,
+    async close() {
+      await Promise.allSettled([state.disconnect(), secrets.disconnect()]);
+    },
+  };
+}
+
+async function openSecretsStore(config: Config): Promise<KeyvStoreAdapter> {
+  // Plesk encrypts its Key-Value Storage itself (pm_Settings::setEncrypted).
+  if (config.secretsStore === 'plesk') return createPleskKvStore(config);
+  try {
+    const cipher = await SecretCipher.fromKeyFile(join(config.dataDir, SECRETS_KEY_FILE));
+    return new EncryptedStore(createFileStore(join(config.dataDir, SECRETS_FILE)), cipher);
+  } catch (error) {
+    throw new GdriveBackupError('secrets_unavailable', { detail: describe(error) });
+  }
+}
+
+/** Makes the data dir (0700); an existing one is tightened to 0700 when we own it. */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  try {
+    await chmod(dir, 0o700);
+  } catch {
+    // Not ours to change (e.g. a shared test dir); the files inside stay 0600 regardless.
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

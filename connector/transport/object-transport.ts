@@ -1,0 +1,325 @@
+/**
+ * The Transport of one backup object: Plesk's hook methods on the object's Drive folder.
+ *
+ * Metadata (stat, list, folders, deletes, quota) is answered here with DriveApi and the
+ * object's folder cache; file contents go to the handle engine (TransferHandles): this module
+ * only finds the parent folder or the file and hands over ids.
+ *
+ * Names are not unique on Drive. Where several items share a name the oldest answers (as for
+ * folders); deleteFile and deleteDir remove every item of that name and kind, and
+ * openFileWrite replaces the files already there (a new file, as opening with O_TRUNC would),
+ * so stat() right after a write sees the new file and its checksum.
+ */
+
+import type { Accounts } from '../auth/accounts.js';
+import { assertClientConfigured } from '../auth/oauth-client.js';
+import type { Config } from '../config/config.js';
+import type { DriveApi, DriveItem, FolderRef } from '../drive/drive-api.js';
+import { describeFolder, type FolderLocation, type ObjectFolders } from '../drive/folders.js';
+import { joinHookPath, replaceControlCharacters, splitHookPath } from '../drive/paths.js';
+import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import { formatObjectRef, type ObjectRef } from './object-ref.js';
+import type {
+  AccountInfo,
+  CheckResult,
+  Entry,
+  HandleOperations,
+  HashInfo,
+  ObjectNames,
+  Quota,
+  Transport,
+} from './types.js';
+
+/** The part of the handle engine (drive/transfer-handles.ts) the transport hands files to. */
+export interface TransferEngine extends HandleOperations {
+  openWrite(input: {
+    object: ObjectRef;
+    path: string;
+    parentId: string;
+    name: string;
+    driveId?: string;
+  }): Promise<string>;
+  openRead(input: {
+    object: ObjectRef;
+    path: string;
+    fileId: string;
+    size: number;
+    md5?: string;
+    offset: number;
+    driveId?: string;
+  }): Promise<string>;
+  openCount(): Promise<number>;
+}
+
+export interface ObjectTransportDeps {
+  config: Config;
+  log: Log;
+  accounts: Accounts;
+  folders: ObjectFolders;
+  api: () => Promise<DriveApi>;
+  engine: TransferEngine;
+  check: (transport: ObjectTransport) => Promise<CheckResult>;
+}
+
+export class ObjectTransport implements Transport {
+  private readonly name: string;
+
+  constructor(
+    readonly object: ObjectRef,
+    private readonly names: ObjectNames,
+    private readonly deps: ObjectTransportDeps,
+  ) {
+    this.name = formatObjectRef(object);
+  }
+
+  get engine(): TransferEngine {
+    return this.deps.engine;
+  }
+
+  async isConfigured(): Promise<boolean> {
+    if (!this.deps.config.clientId || !this.deps.config.clientSecret) return false;
+    return this.deps.accounts.isConnected(this.object);
+  }
+
+  async account(): Promise<AccountInfo> {
+    if (!(await this.deps.accounts.isConnected(this.object))) return { connected: false };
+    const record = await this.deps.accounts.record(this.object);
+    const info: AccountInfo = { connected: true, folder: describeFolder(this.object, await this.location()) };
+    if (record?.email) info.email = record.email;
+    return info;
+  }
+
+  check(): Promise<CheckResult> {
+    return this.deps.check(this);
+  }
+
+  async getQuota(): Promise<Quota> {
+    const quota = await (await this.api()).quota();
+    if (quota.limit === undefined) return {};
+    return { total: quota.limit, free: Math.max(0, quota.limit - quota.usage) };
+  }
+
+  getHash(): HashInfo {
+    return { type: 'md5', blockSize: 0 };
+  }
+
+  async stat(path: string): Promise<Entry | null> {
+    const names = splitHookPath(path);
+    if (names.length === 0) {
+      await this.objectFolder();
+      return { name: '', size: 0, isDir: true };
+    }
+    const found = await this.findEntry(names);
+    if (!found) return null;
+    const [item] = preferOldest(found.items, this.name, joinHookPath(names), this.deps.log);
+    return toEntry(item!);
+  }
+
+  async listDir(path: string): Promise<Entry[]> {
+    const names = splitHookPath(path);
+    const shown = joinHookPath(names);
+    const items = await this.withFreshCache(async () => {
+      const where = await this.location();
+      const dir =
+        names.length === 0
+          ? await this.deps.folders.objectFolder(where)
+          : await this.deps.folders.resolveDir(where, names, false);
+      if (!dir) return null;
+      const api = await this.api();
+      const children = await api.listChildren(dir.ref, shown);
+      // Drive lists children of a deleted folder as an empty list: make sure it still exists.
+      if (children.length === 0 && dir.fromCache && !(await api.getItem(dir.ref.id, shown))) {
+        throw new StaleCache();
+      }
+      return children;
+    });
+    if (!items) {
+      const entry = await this.stat(shown);
+      throw new GdriveBackupError(entry ? 'not_a_directory' : 'not_found', { path: shown });
+    }
+    const seen = new Set<string>();
+    const entries: Entry[] = [];
+    for (const item of items) {
+      if (seen.has(item.name)) continue;
+      seen.add(item.name);
+      entries.push(toEntry(item));
+    }
+    if (seen.size < items.length) {
+      this.deps.log.warn('Drive holds several items of one name; listing the oldest', {
+        object: this.name,
+        path: shown,
+      });
+    }
+    return entries;
+  }
+
+  async createDir(path: string): Promise<void> {
+    const names = splitHookPath(path);
+    await this.withFreshCache(async () => {
+      const where = await this.location();
+      const dir =
+        names.length === 0
+          ? await this.deps.folders.objectFolder(where)
+          : await this.deps.folders.resolveDir(where, names, true);
+      // A fully cached answer proves nothing: check the folder once, so one deleted behind
+      // our back is made again instead of failing every later write.
+      if (dir?.fromCache && !(await (await this.api()).getItem(dir.ref.id, joinHookPath(names)))) {
+        throw new StaleCache();
+      }
+    });
+  }
+
+  async deleteFile(path: string): Promise<void> {
+    const names = splitHookPath(path);
+    const shown = joinHookPath(names);
+    if (names.length === 0) throw new GdriveBackupError('is_a_directory', { path: shown });
+    const found = await this.findEntry(names);
+    if (!found) throw new GdriveBackupError('not_found', { path: shown });
+    const files = found.items.filter((item) => !item.isFolder);
+    if (files.length === 0) throw new GdriveBackupError('is_a_directory', { path: shown });
+    const api = await this.api();
+    for (const file of files) await api.deleteItem(file.id, shown);
+  }
+
+  async deleteDir(path: string): Promise<void> {
+    const names = splitHookPath(path);
+    const shown = joinHookPath(names);
+    if (names.length === 0) {
+      throw new GdriveBackupError('invalid_path', {
+        path: shown,
+        reason: "the object's own folder cannot be deleted",
+      });
+    }
+    const found = await this.findEntry(names);
+    if (!found) throw new GdriveBackupError('not_found', { path: shown });
+    const folders = found.items.filter((item) => item.isFolder);
+    if (folders.length === 0) throw new GdriveBackupError('not_a_directory', { path: shown });
+    const api = await this.api();
+    for (const folder of folders) await api.deleteItem(folder.id, shown);
+    await this.deps.folders.forgetUnder(names);
+  }
+
+  async openFileWrite(path: string): Promise<string> {
+    const names = splitHookPath(path);
+    const shown = joinHookPath(names);
+    const name = names.at(-1);
+    if (name === undefined) throw new GdriveBackupError('is_a_directory', { path: shown });
+    return this.withFreshCache(async () => {
+      // Plesk calls createDir first, but a missing parent is made anyway.
+      const parent = await this.deps.folders.resolveDir(await this.location(), names.slice(0, -1), true);
+      const api = await this.api();
+      const existing = await api.findChildren(parent!.ref, name, shown);
+      if (existing.some((item) => item.isFolder))
+        throw new GdriveBackupError('is_a_directory', { path: shown });
+      for (const old of existing) {
+        this.deps.log.info('replacing an existing file', { object: this.name, path: shown });
+        await api.deleteItem(old.id, shown);
+      }
+      return this.deps.engine.openWrite({
+        object: this.object,
+        path: shown,
+        name,
+        ...folderInput(parent!.ref),
+      });
+    });
+  }
+
+  async openFileRead(path: string, offset: number): Promise<string> {
+    const names = splitHookPath(path);
+    const shown = joinHookPath(names);
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new GdriveBackupError('bad_request', {
+        detail: 'offset must be a whole number of bytes, 0 or more',
+      });
+    }
+    if (names.length === 0) throw new GdriveBackupError('is_a_directory', { path: shown });
+    const found = await this.findEntry(names);
+    if (!found) throw new GdriveBackupError('not_found', { path: shown });
+    const files = found.items.filter((item) => !item.isFolder);
+    const file = preferOldest(files, this.name, shown, this.deps.log)[0];
+    if (!file) throw new GdriveBackupError('is_a_directory', { path: shown });
+    const input = {
+      object: this.object,
+      path: shown,
+      fileId: file.id,
+      size: file.size,
+      offset,
+      ...(file.md5 ? { md5: file.md5 } : {}),
+      ...(found.parent.driveId ? { driveId: found.parent.driveId } : {}),
+    };
+    return this.deps.engine.openRead(input);
+  }
+
+  /** The object's folder (made on first use). */
+  async objectFolder(): Promise<FolderRef> {
+    return (await this.deps.folders.objectFolder(await this.location())).ref;
+  }
+
+  /** Items named like the path's last name in its parent; null when the parent or the name is absent. */
+  private async findEntry(names: string[]): Promise<{ parent: FolderRef; items: DriveItem[] } | null> {
+    const shown = joinHookPath(names);
+    return this.withFreshCache(async () => {
+      const parent = await this.deps.folders.resolveDir(await this.location(), names.slice(0, -1), false);
+      if (!parent) return null;
+      const items = await (await this.api()).findChildren(parent.ref, names.at(-1)!, shown);
+      return items.length === 0 ? null : { parent: parent.ref, items };
+    });
+  }
+
+  /**
+   * Runs `task`; when a cached folder id proves stale (Drive answers 404 for it), drops the
+   * object's cache and runs it once more from fresh look-ups.
+   */
+  private async withFreshCache<T>(task: () => Promise<T>): Promise<T> {
+    try {
+      return await task();
+    } catch (error) {
+      if (!(error instanceof StaleCache) && !isGdriveBackupError(error, 'not_found')) throw error;
+      this.deps.log.info('cached folder ids are stale; looking them up again', { object: this.name });
+      await this.deps.folders.forget();
+      try {
+        return await task();
+      } catch (again) {
+        if (again instanceof StaleCache)
+          throw new GdriveBackupError('internal', { detail: 'folder cache kept going stale' });
+        throw again;
+      }
+    }
+  }
+
+  private async location(): Promise<FolderLocation> {
+    const record = await this.deps.accounts.record(this.object);
+    const rootSetting = record?.folder || this.deps.config.rootFolder;
+    const raw = this.names.name ?? record?.objectName ?? this.object.id ?? this.object.type;
+    // Object names become one folder name: no separators, never empty.
+    const objectName =
+      replaceControlCharacters(raw, '_').replaceAll('/', '_').trim() || (this.object.id ?? this.object.type);
+    return { rootSetting, objectName };
+  }
+
+  private async api(): Promise<DriveApi> {
+    assertClientConfigured(this.deps.config);
+    return this.deps.api();
+  }
+}
+
+/** Thrown when a cached id no longer names a folder on Drive. */
+class StaleCache extends Error {}
+
+function toEntry(item: DriveItem): Entry {
+  const entry: Entry = { name: item.name, size: item.isFolder ? 0 : item.size, isDir: item.isFolder };
+  if (!item.isFolder && item.md5) entry.hash = item.md5;
+  return entry;
+}
+
+function folderInput(ref: FolderRef): { parentId: string; driveId?: string } {
+  return ref.driveId ? { parentId: ref.id, driveId: ref.driveId } : { parentId: ref.id };
+}
+
+/** Items come oldest first from Drive; duplicates are worth a warning. */
+function preferOldest(items: DriveItem[], object: string, path: string, log: Log): DriveItem[] {
+  if (items.length > 1)
+    log.warn('Drive holds several items of this name; using the oldest', { object, path });
+  return items;
+}
