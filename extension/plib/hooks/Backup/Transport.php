@@ -1,0 +1,166 @@
+<?php
+
+declare(strict_types=1);
+
+/**
+ * Google Drive as a remote storage of Plesk Backup Manager. Every method maps one Plesk call
+ * onto one call of the connector's HTTP API (ConnectorClient); no Drive logic lives here.
+ * Paths go to the connector as Plesk gives them: the connector normalises and confines them.
+ *
+ * Signatures stay untyped like the SDK's, so the class fits every Plesk version since 18.0.28.
+ */
+class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
+{
+    /** Plesk hands ~100 MB pieces to appendFile (and asks for as much per readFile). */
+    private const BUFFER_SIZE = 100 * 1024 * 1024;
+
+    private Modules_GoogleDriveBackup_BackupObject $object;
+
+    private ?Modules_GoogleDriveBackup_ConnectorClient $client = null;
+
+    /** URL of the Connect button, known once authorize() saw the settings page's request. */
+    private ?string $connectUrl = null;
+
+    public function init($objectType, $objectId)
+    {
+        parent::init($objectType, $objectId);
+        $this->object = Modules_GoogleDriveBackup_BackupObject::fromHook($objectType, $objectId);
+    }
+
+    public function isConfigured()
+    {
+        return (bool) ($this->client()->account($this->object->ref())['connected'] ?? false);
+    }
+
+    public function check()
+    {
+        try {
+            $result = $this->client()->check($this->object->ref());
+            return ['errors' => $result['errors'] ?? [], 'warnings' => $result['warnings'] ?? []];
+        } catch (pm_Exception $error) {
+            return ['errors' => [$error->getMessage()], 'warnings' => []];
+        }
+    }
+
+    public function getDescription()
+    {
+        try {
+            $account = $this->client()->account($this->object->ref());
+        } catch (pm_Exception $error) {
+            return pm_Locale::lmsg('transport.descriptionUnavailable', ['reason' => $error->getMessage()]);
+        }
+        if (!($account['connected'] ?? false)) {
+            return pm_Locale::lmsg('transport.descriptionNotConnected');
+        }
+        return pm_Locale::lmsg('transport.description', [
+            'email' => $account['email'] ?? '',
+            'folder' => $account['folder'] ?? '',
+        ]);
+    }
+
+    public function stat($path)
+    {
+        return $this->client()->stat($this->object->ref(), (string) $path);
+    }
+
+    public function listDir($path)
+    {
+        return $this->client()->listDir($this->object->ref(), (string) $path);
+    }
+
+    public function createDir($path)
+    {
+        $this->client()->createDir($this->object->ref(), (string) $path);
+    }
+
+    public function deleteFile($path)
+    {
+        $this->client()->deleteFile($this->object->ref(), (string) $path);
+    }
+
+    public function deleteDir($path)
+    {
+        $this->client()->deleteDir($this->object->ref(), (string) $path);
+    }
+
+    public function openFileRead($path, $offset = 0)
+    {
+        return $this->client()->openRead($this->object->ref(), (string) $path, (int) $offset);
+    }
+
+    public function readFile($fd, $localFile, $size = null)
+    {
+        return $this->client()->read((string) $fd, (string) $localFile, $size === null ? null : (int) $size);
+    }
+
+    public function openFileWrite($path)
+    {
+        return $this->client()->openWrite($this->object->ref(), (string) $path);
+    }
+
+    public function appendFile($fd, $localFile)
+    {
+        return $this->client()->append((string) $fd, (string) $localFile);
+    }
+
+    /** The connector's handles say what they are: `w-...` for writes, `r-...` for reads. */
+    public function closeFile($fd)
+    {
+        $fd = (string) $fd;
+        if (str_starts_with($fd, 'w-')) {
+            $this->client()->closeWrite($fd);
+        } elseif (str_starts_with($fd, 'r-')) {
+            $this->client()->closeRead($fd);
+        } else {
+            throw new pm_Exception(pm_Locale::lmsg('error.unknown_handle', ['fd' => $fd]));
+        }
+    }
+
+    public function getSettingsSubForm()
+    {
+        try {
+            $account = $this->client()->account($this->object->ref());
+        } catch (pm_Exception $error) {
+            $account = ['connected' => false, 'error' => $error->getMessage()];
+        }
+        return new Modules_GoogleDriveBackup_SettingsSubForm(['context' => [
+            'objectType' => $this->_objectType,
+            'objectId' => $this->_objectId,
+            'account' => $account,
+            'connectUrl' => $this->connectUrl,
+        ]]);
+    }
+
+    public function authorize(Zend_Controller_Action $controller)
+    {
+        $this->connectUrl = Modules_GoogleDriveBackup_OAuthFlow::connectUrl($controller->getRequest()->getRequestUri());
+        (new Modules_GoogleDriveBackup_OAuthFlow($this->object, $this->client()))->authorize($controller);
+    }
+
+    public function getQuota()
+    {
+        $quota = $this->client()->quota($this->object->ref());
+        return isset($quota['total'], $quota['free']) ? ['total' => (int) $quota['total'], 'free' => (int) $quota['free']] : [];
+    }
+
+    /** Drive keeps an md5 of every binary file; Plesk checks each new file against it. */
+    public function getHash()
+    {
+        return ['type' => 'md5', 'blockSize' => 0];
+    }
+
+    public function getReadBufferSize()
+    {
+        return self::BUFFER_SIZE;
+    }
+
+    public function getWriteBufferSize()
+    {
+        return self::BUFFER_SIZE;
+    }
+
+    private function client(): Modules_GoogleDriveBackup_ConnectorClient
+    {
+        return $this->client ??= Modules_GoogleDriveBackup_ConnectorClient::fromContext();
+    }
+}

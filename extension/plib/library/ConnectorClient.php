@@ -1,0 +1,282 @@
+<?php
+
+declare(strict_types=1);
+
+/**
+ * The connector's HTTP API (shared design, "HTTP API"), one method per route, over the unix
+ * socket with the bearer token of `<data dir>/api-token`. Connector errors become
+ * Modules_GoogleDriveBackup_ConnectorError (a pm_Exception) with the localised sentence of
+ * their code, or the connector's own sentence when the locale cannot render it.
+ *
+ * When nothing answers on the socket, the client starts the service and sends the request
+ * once more: only when the request could not have reached a service (connection refused or
+ * no socket), so nothing is ever sent twice.
+ */
+final class Modules_GoogleDriveBackup_ConnectorClient
+{
+    private const CONNECT_TIMEOUT = 5;
+    private const TIMEOUT = 60;
+    /** Appending or reading ~100 MB pieces over a slow uplink, a check() that writes and reads. */
+    private const LONG_TIMEOUT = 3600;
+
+    private ?string $token = null;
+
+    public function __construct(private readonly Modules_GoogleDriveBackup_ConnectorService $service)
+    {
+    }
+
+    public static function fromContext(): self
+    {
+        return new self(Modules_GoogleDriveBackup_ConnectorService::fromContext());
+    }
+
+    public function service(): Modules_GoogleDriveBackup_ConnectorService
+    {
+        return $this->service;
+    }
+
+    /** @return array{ok: bool, version: string} */
+    public function health(): array
+    {
+        return $this->call('GET', '/v1/health');
+    }
+
+    /** @return array{connected: bool, email?: string, folder?: string} */
+    public function account(string $object): array
+    {
+        return $this->call('GET', $this->objectRoute($object, 'account'), context: ['object' => $object]);
+    }
+
+    /** @return string the consent URL to send the browser to */
+    public function oauthStart(string $object, string $redirectUri, ?string $name): string
+    {
+        $body = ['redirectUri' => $redirectUri] + ($name === null || $name === '' ? [] : ['name' => $name]);
+        return (string) $this->call('POST', $this->objectRoute($object, 'oauth/start'), $body, context: ['object' => $object])['url'];
+    }
+
+    /**
+     * Hands Google's answer to the connector: a code to exchange, or the error Google gave.
+     *
+     * @return string the connected account's e-mail
+     */
+    public function oauthFinish(string $object, string $state, ?string $code, ?string $error): string
+    {
+        $body = ['state' => $state] + ($code !== null ? ['code' => $code] : ['error' => (string) $error]);
+        return (string) $this->call('POST', $this->objectRoute($object, 'oauth/finish'), $body, context: ['object' => $object])['email'];
+    }
+
+    public function disconnect(string $object): void
+    {
+        $this->call('DELETE', $this->objectRoute($object, 'account'), context: ['object' => $object]);
+    }
+
+    /** @return array{errors: list<string>, warnings: list<string>} */
+    public function check(string $object): array
+    {
+        return $this->call('POST', $this->objectRoute($object, 'check'), timeout: self::LONG_TIMEOUT, context: ['object' => $object]);
+    }
+
+    /** @return array{total?: int, free?: int} */
+    public function quota(string $object): array
+    {
+        return $this->call('GET', $this->objectRoute($object, 'quota'), context: ['object' => $object]);
+    }
+
+    /** @return array{name: string, size: int, isDir: bool, hash?: string}|null null when absent */
+    public function stat(string $object, string $path): ?array
+    {
+        try {
+            return $this->call('GET', $this->objectRoute($object, 'stat'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+        } catch (Modules_GoogleDriveBackup_ConnectorError $error) {
+            if ($error->errorCode === 'not_found') {
+                return null;
+            }
+            throw $error;
+        }
+    }
+
+    /** @return list<array{name: string, size: int, isDir: bool, hash?: string}> */
+    public function listDir(string $object, string $path): array
+    {
+        return $this->call('GET', $this->objectRoute($object, 'list'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+    }
+
+    public function createDir(string $object, string $path): void
+    {
+        $this->call('POST', $this->objectRoute($object, 'dirs'), ['path' => $path], context: ['object' => $object, 'path' => $path]);
+    }
+
+    public function deleteFile(string $object, string $path): void
+    {
+        $this->call('DELETE', $this->objectRoute($object, 'files'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+    }
+
+    public function deleteDir(string $object, string $path): void
+    {
+        $this->call('DELETE', $this->objectRoute($object, 'dirs'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+    }
+
+    /** @return string the write handle */
+    public function openWrite(string $object, string $path): string
+    {
+        return (string) $this->call('POST', $this->objectRoute($object, 'writes'), ['path' => $path], context: ['object' => $object, 'path' => $path])['fd'];
+    }
+
+    /** @return int bytes appended */
+    public function append(string $fd, string $localFile): int
+    {
+        return (int) $this->call('POST', '/v1/writes/' . rawurlencode($fd) . '/append', ['localFile' => $localFile], timeout: self::LONG_TIMEOUT, context: ['fd' => $fd, 'path' => $localFile])['bytes'];
+    }
+
+    /** @return array{size: int, md5: string, sha256: string} */
+    public function closeWrite(string $fd): array
+    {
+        return $this->call('POST', '/v1/writes/' . rawurlencode($fd) . '/close', timeout: self::LONG_TIMEOUT, context: ['fd' => $fd]);
+    }
+
+    /** @return string the read handle */
+    public function openRead(string $object, string $path, int $offset): string
+    {
+        return (string) $this->call('POST', $this->objectRoute($object, 'reads'), ['path' => $path, 'offset' => $offset], context: ['object' => $object, 'path' => $path])['fd'];
+    }
+
+    /** @return int bytes written into $localFile */
+    public function read(string $fd, string $localFile, ?int $size): int
+    {
+        return (int) $this->call('POST', '/v1/reads/' . rawurlencode($fd) . '/read', ['localFile' => $localFile, 'size' => $size], timeout: self::LONG_TIMEOUT, context: ['fd' => $fd, 'path' => $localFile])['bytes'];
+    }
+
+    public function closeRead(string $fd): void
+    {
+        $this->call('POST', '/v1/reads/' . rawurlencode($fd) . '/close', timeout: self::LONG_TIMEOUT, context: ['fd' => $fd]);
+    }
+
+    /**
+     * The localised sentence for a connector error: the locale's `error.<code>` filled from the
+     * error's params or the request's context; the connector's sentence when the locale has no
+     * such key or a placeholder stays unfilled.
+     *
+     * @param array<string, scalar> $params
+     */
+    public static function localise(string $code, string $fallback, array $params): string
+    {
+        $key = 'error.' . $code;
+        $text = pm_Locale::lmsg($key, $params);
+        if ($text === '' || str_contains($text, $key) || str_contains($text, '%%')) {
+            return $fallback !== '' ? $fallback : pm_Locale::lmsg('error.internal', ['detail' => $code]);
+        }
+        return $text;
+    }
+
+    private function objectRoute(string $object, string $rest): string
+    {
+        return '/v1/objects/' . rawurlencode($object) . '/' . $rest;
+    }
+
+    /**
+     * @param array<string, mixed>|null $body
+     * @param array<string, scalar> $query
+     * @param array<string, scalar> $context placeholders for the localised error sentence
+     */
+    private function call(string $method, string $route, ?array $body = null, array $query = [], int $timeout = self::TIMEOUT, array $context = []): mixed
+    {
+        $url = 'http://localhost' . $route . ($query === [] ? '' : '?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986));
+        $response = $this->send($method, $url, $body, $timeout);
+        if ($response === null || $response['status'] === 401) {
+            // Nothing listens (or an older token): start the service, then the one retry.
+            if ($response === null) {
+                $this->service->start(fn (): bool => $this->isHealthy());
+            }
+            $this->token = null;
+            $response = $this->send($method, $url, $body, $timeout);
+            if ($response === null) {
+                throw new Modules_GoogleDriveBackup_ConnectorError(
+                    pm_Locale::lmsg('connector.unreachable', ['socket' => $this->service->socketPath()]),
+                    'connector_unreachable',
+                    true,
+                );
+            }
+        }
+        return $this->decode($response, $method . ' ' . $route, $context);
+    }
+
+    private function isHealthy(): bool
+    {
+        $this->token = null;
+        $response = $this->send('GET', 'http://localhost/v1/health', null, 2);
+        return $response !== null && $response['status'] === 200;
+    }
+
+    /**
+     * @param array<string, mixed>|null $body
+     * @return array{status: int, body: string}|null null when no service took the request
+     */
+    private function send(string $method, string $url, ?array $body, int $timeout): ?array
+    {
+        $this->token ??= $this->service->apiToken();
+        if ($this->token === null || !file_exists($this->service->socketPath())) {
+            return null;
+        }
+        $headers = ['Authorization: Bearer ' . $this->token, 'Accept: application/json'];
+        $curl = curl_init($url);
+        $options = [
+            CURLOPT_UNIX_SOCKET_PATH => $this->service->socketPath(),
+            CURLOPT_CUSTOMREQUEST => $method,
+            CURLOPT_RETURNTRANSFER => true,
+            CURLOPT_CONNECTTIMEOUT => self::CONNECT_TIMEOUT,
+            CURLOPT_TIMEOUT => $timeout,
+        ];
+        if ($body !== null) {
+            $options[CURLOPT_POSTFIELDS] = json_encode($body, JSON_UNESCAPED_SLASHES | JSON_THROW_ON_ERROR);
+            $headers[] = 'Content-Type: application/json';
+        }
+        $options[CURLOPT_HTTPHEADER] = $headers;
+        curl_setopt_array($curl, $options);
+        $text = curl_exec($curl);
+        $errno = curl_errno($curl);
+        $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
+        $error = curl_error($curl);
+        curl_close($curl);
+        if ($errno === CURLE_COULDNT_CONNECT) {
+            return null;
+        }
+        if ($errno !== 0) {
+            // The request may have reached the service: never resend it.
+            throw new Modules_GoogleDriveBackup_ConnectorError(
+                pm_Locale::lmsg('connector.requestFailed', ['detail' => $error]),
+                $errno === CURLE_OPERATION_TIMEDOUT ? 'connector_timeout' : 'connector_unreachable',
+                true,
+            );
+        }
+        return ['status' => $status, 'body' => (string) $text];
+    }
+
+    /**
+     * @param array{status: int, body: string} $response
+     * @param array<string, scalar> $context
+     */
+    private function decode(array $response, string $what, array $context): mixed
+    {
+        if ($response['status'] === 204) {
+            return null;
+        }
+        $data = $response['body'] === '' ? null : json_decode($response['body'], true);
+        if ($response['status'] >= 200 && $response['status'] < 300) {
+            return $data;
+        }
+        $error = is_array($data) && is_array($data['error'] ?? null) ? $data['error'] : [];
+        $code = is_string($error['code'] ?? null) ? $error['code'] : 'internal';
+        $fallback = is_string($error['message'] ?? null) ? $error['message'] : '';
+        $params = is_array($error['params'] ?? null) ? $error['params'] + $context : $context;
+        if ($fallback === '') {
+            $fallback = pm_Locale::lmsg('connector.badAnswer', ['status' => $response['status'], 'request' => $what]);
+        }
+        pm_Log::debug("Connector answered $what with {$response['status']} $code");
+        throw new Modules_GoogleDriveBackup_ConnectorError(
+            self::localise($code, $fallback, $params),
+            $code,
+            (bool) ($error['retryable'] ?? false),
+            $response['status'],
+        );
+    }
+}

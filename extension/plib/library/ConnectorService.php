@@ -1,0 +1,229 @@
+<?php
+
+declare(strict_types=1);
+
+/**
+ * Where the connector service lives and how it is started and stopped.
+ *
+ * The service is started on demand by whichever PHP process needs it first (the panel as
+ * psaadm, a backup as root): detached with setsid so it outlives the request, output appended
+ * to `<data dir>/connector.log`, exiting by itself after 15 idle minutes. The service switches
+ * to the data dir's owner when started as root, so its socket and files stay the panel's.
+ * The OAuth client id and secret reach it as GDRIVE_CLIENT_ID / GDRIVE_CLIENT_SECRET in its
+ * environment (they live in pm_Settings, which the service cannot read by itself); saving new
+ * ones on the extension page stops the service so the next call starts it with them.
+ */
+final class Modules_GoogleDriveBackup_ConnectorService
+{
+    public const IDLE_TIMEOUT = 900;
+    public const START_TIMEOUT = 15.0;
+    private const MIN_NODE_MAJOR = 20;
+
+    /**
+     * @param array<string, string> $env added to the service's environment
+     */
+    public function __construct(
+        public readonly string $dataDir,
+        public readonly string $bundle,
+        private readonly string $nodeSetting = '',
+        private readonly array $env = [],
+        private readonly string $secretsStore = 'plesk',
+        private readonly string $pleskNodeRoot = '/opt/plesk/node',
+    ) {
+    }
+
+    /** The paths of the installed extension, each overridable through pm_Settings. */
+    public static function fromContext(): self
+    {
+        $env = [];
+        $clientId = Modules_GoogleDriveBackup_Settings::clientId();
+        $clientSecret = Modules_GoogleDriveBackup_Settings::clientSecret();
+        if ($clientId !== '') {
+            $env['GDRIVE_CLIENT_ID'] = $clientId;
+        }
+        if ($clientSecret !== '') {
+            $env['GDRIVE_CLIENT_SECRET'] = $clientSecret;
+        }
+        return new self(
+            rtrim((string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/'),
+            (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_BUNDLE, pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs'),
+            (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::NODE_BINARY, ''),
+            $env,
+            (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_SECRETS_STORE, 'plesk'),
+        );
+    }
+
+    public function socketPath(): string
+    {
+        return $this->dataDir . '/connector.sock';
+    }
+
+    public function logPath(): string
+    {
+        return $this->dataDir . '/connector.log';
+    }
+
+    public function pidPath(): string
+    {
+        return $this->dataDir . '/connector.pid';
+    }
+
+    /** The bearer token the service made on its first start, or null before that. */
+    public function apiToken(): ?string
+    {
+        $token = @file_get_contents($this->dataDir . '/api-token');
+        return $token === false || trim($token) === '' ? null : trim($token);
+    }
+
+    /**
+     * The node binary: the `node-binary` setting, else the newest Plesk Node.js >= 20, else
+     * `node` on PATH; null when none is found.
+     */
+    public function nodeBinary(): ?string
+    {
+        if ($this->nodeSetting !== '') {
+            return is_executable($this->nodeSetting) ? $this->nodeSetting : null;
+        }
+        $best = null;
+        $bestVersion = '0';
+        foreach (glob($this->pleskNodeRoot . '/*/bin/node') ?: [] as $candidate) {
+            $version = basename(dirname($candidate, 2));
+            if (preg_match('/^\d+(\.\d+)*$/', $version) && (int) $version >= self::MIN_NODE_MAJOR
+                && version_compare($version, $bestVersion, '>') && is_executable($candidate)) {
+                [$best, $bestVersion] = [$candidate, $version];
+            }
+        }
+        if ($best !== null) {
+            return $best;
+        }
+        foreach (explode(PATH_SEPARATOR, (string) getenv('PATH')) as $dir) {
+            if ($dir !== '' && is_file($dir . '/node') && is_executable($dir . '/node')) {
+                return $dir . '/node';
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Starts the service unless it answers already, and waits until $isHealthy says it does.
+     * A lock file keeps two PHP processes from starting two services on one data dir.
+     *
+     * @param Closure(): bool $isHealthy
+     */
+    public function start(Closure $isHealthy): void
+    {
+        if (!is_dir($this->dataDir) && !@mkdir($this->dataDir, 0700, true) && !is_dir($this->dataDir)) {
+            throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $this->dataDir]));
+        }
+        $lock = @fopen($this->dataDir . '/connector.start.lock', 'c');
+        if ($lock === false) {
+            throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $this->dataDir]));
+        }
+        try {
+            flock($lock, LOCK_EX);
+            if ($isHealthy()) {
+                return;
+            }
+            $pid = $this->spawn();
+            $deadline = microtime(true) + self::START_TIMEOUT;
+            while (microtime(true) < $deadline) {
+                if ($isHealthy()) {
+                    return;
+                }
+                if (!$this->isAlive($pid)) {
+                    throw new pm_Exception(pm_Locale::lmsg('connector.exited', ['log' => $this->logPath()]));
+                }
+                usleep(100_000);
+            }
+            throw new pm_Exception(pm_Locale::lmsg('connector.startTimeout', [
+                'seconds' => (int) self::START_TIMEOUT,
+                'log' => $this->logPath(),
+            ]));
+        } finally {
+            flock($lock, LOCK_UN);
+            fclose($lock);
+        }
+    }
+
+    /** Asks the service this extension started to stop (SIGTERM); says whether it was running. */
+    public function stop(): bool
+    {
+        $pid = (int) @file_get_contents($this->pidPath());
+        if ($pid <= 0 || !$this->isOurService($pid)) {
+            return false;
+        }
+        if (function_exists('posix_kill')) {
+            posix_kill($pid, 15);
+        } else {
+            exec('kill -TERM ' . $pid);
+        }
+        @unlink($this->pidPath());
+        return true;
+    }
+
+    /** @return int the service's pid */
+    private function spawn(): int
+    {
+        if (!is_file($this->bundle)) {
+            throw new pm_Exception(pm_Locale::lmsg('connector.bundleMissing', ['path' => $this->bundle]));
+        }
+        $node = $this->nodeBinary();
+        if ($node === null) {
+            throw new pm_Exception(pm_Locale::lmsg('connector.nodeMissing'));
+        }
+        $args = [
+            $node, $this->bundle, 'serve',
+            '--data-dir', $this->dataDir,
+            '--socket', $this->socketPath(),
+            '--idle-timeout', (string) self::IDLE_TIMEOUT,
+            '--secrets-store', $this->secretsStore,
+        ];
+        $command = implode(' ', array_map('escapeshellarg', $args));
+        $log = escapeshellarg($this->logPath());
+        // Without job control the background job keeps the shell's process group, so setsid
+        // does not fork and $! is the service's own pid.
+        $script = "if command -v setsid >/dev/null 2>&1; then setsid $command </dev/null >>$log 2>&1 &"
+            . " else nohup $command </dev/null >>$log 2>&1 & fi; echo \$!";
+        $process = proc_open(['/bin/sh', '-c', $script], [1 => ['pipe', 'w']], $pipes, $this->dataDir, $this->environment());
+        if (!is_resource($process)) {
+            throw new pm_Exception(pm_Locale::lmsg('connector.exited', ['log' => $this->logPath()]));
+        }
+        $pid = (int) trim((string) stream_get_contents($pipes[1]));
+        fclose($pipes[1]);
+        proc_close($process);
+        file_put_contents($this->pidPath(), $pid . "\n");
+        pm_Log::info("Started the Google Drive connector service (pid $pid, data dir {$this->dataDir})");
+        return $pid;
+    }
+
+    /** @return array<string, string> */
+    private function environment(): array
+    {
+        $env = getenv();
+        foreach ($this->env as $name => $value) {
+            $env[$name] = $value;
+        }
+        return $env;
+    }
+
+    private function isAlive(int $pid): bool
+    {
+        if ($pid <= 0) {
+            return false;
+        }
+        $stat = @file_get_contents("/proc/$pid/stat");
+        // A zombie (state Z) has exited already.
+        return $stat !== false && !preg_match('/^\d+ \(.*\) Z/s', $stat);
+    }
+
+    /** The pid file may be stale: signal only a `serve` of this data dir. */
+    private function isOurService(int $pid): bool
+    {
+        $cmdline = @file_get_contents("/proc/$pid/cmdline");
+        if ($cmdline === false) {
+            return false;
+        }
+        $args = explode("\0", $cmdline);
+        return in_array('serve', $args, true) && in_array($this->dataDir, $args, true);
+    }
+}
