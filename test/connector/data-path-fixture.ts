@@ -1,0 +1,180 @@
+// Shared set-up of the data-path tests: a real sandbox, a temp data dir, a keyv-file state
+// store, an OAuth2Client-backed DriveHttp (tokens refreshed by google-auth-library, 401 answered
+// by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
+// TransferHandles over a new state store opened on the same file, as a restarted connector would.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OAuth2Client } from 'google-auth-library';
+import { Keyv } from 'keyv';
+import { KeyvFile } from 'keyv-file';
+import { type Config, loadConfig } from '../../connector/config/config.js';
+import type { DriveHttp } from '../../connector/drive/drive-http.js';
+import { Pacer } from '../../connector/drive/retry.js';
+import { TransferHandles } from '../../connector/drive/transfer-handles.js';
+import { silentLog } from '../../connector/log.js';
+import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import type { ObjectRef } from '../../connector/transport/object-ref.js';
+
+export interface DataPathEnv {
+  sandbox: Sandbox;
+  dataDir: string;
+  /** Where tests put their local files. */
+  workDir: string;
+  config: Config;
+  state: Keyv;
+  handles: TransferHandles;
+  pacer: Pacer;
+  http: DriveHttp;
+  object: ObjectRef;
+  /** A folder made for the test in My Drive. */
+  folderId: string;
+  /** New state store on the same file and a new TransferHandles, as after a restart. */
+  restart(): Promise<TransferHandles>;
+  close(): Promise<void>;
+}
+
+export interface DataPathOptions {
+  config?: Partial<Record<keyof Config, string | number>>;
+  sandbox?: SandboxOptions;
+}
+
+const KIB = 1024;
+
+export async function startDataPath(options: DataPathOptions = {}): Promise<DataPathEnv> {
+  const sandbox = await startSandbox(options.sandbox ?? {});
+  const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-data-path-'));
+  const workDir = join(dataDir, 'work');
+  await mkdir(workDir);
+  const config = loadConfig({
+    env: { ...sandbox.env, GDRIVE_BACKUP_DATA_DIR: dataDir },
+    flags: { retryBaseMs: 5, chunkSize: 256 * KIB, ...options.config },
+    readFile: false,
+  });
+  const client = new OAuth2Client({
+    clientId: sandbox.env.GDRIVE_CLIENT_ID,
+    clientSecret: sandbox.env.GDRIVE_CLIENT_SECRET,
+    endpoints: {
+      oauth2TokenUrl: sandbox.env.GDRIVE_OAUTH_TOKEN_URL,
+      oauth2RevokeUrl: sandbox.env.GDRIVE_OAUTH_REVOKE_URL,
+      oauth2AuthBaseUrl: sandbox.env.GDRIVE_OAUTH_AUTH_URL,
+    },
+    // The sandbox can expire tokens before their announced expiry: refresh on a 401 then.
+    forceRefreshOnFailure: true,
+  });
+  client.setCredentials({ refresh_token: sandbox.issueRefreshToken() });
+  const http: DriveHttp = { request: (o) => client.request(o) };
+  const pacer = new Pacer({ maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs });
+  const stateFile = join(dataDir, 'state.json');
+  const openState = (): Keyv =>
+    new Keyv({ store: new KeyvFile({ filename: stateFile, writeDelay: 1 }), namespace: 'state' });
+  let state = openState();
+  const object: ObjectRef = { type: 'server', id: null };
+  const deps = () => ({ config, state, log: silentLog, httpFor: async () => http, pacer });
+  const folder = await client.request<{ id: string }>({
+    url: `${config.apiRoot}drive/v3/files?fields=id`,
+    method: 'POST',
+    data: { name: 'data-path-test', mimeType: 'application/vnd.google-apps.folder', parents: ['root'] },
+  });
+  const env: DataPathEnv = {
+    sandbox,
+    dataDir,
+    workDir,
+    config,
+    state,
+    handles: new TransferHandles(deps()),
+    pacer,
+    http,
+    object,
+    folderId: folder.data.id,
+    async restart() {
+      await state.disconnect();
+      state = openState();
+      env.state = state;
+      env.handles = new TransferHandles(deps());
+      return env.handles;
+    },
+    async close() {
+      await state.disconnect();
+      await sandbox.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return env;
+}
+
+/** Writes `bytes` to a new local file in the work dir and returns its path. */
+export async function localFile(env: DataPathEnv, name: string, bytes: Uint8Array): Promise<string> {
+  const path = join(env.workDir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function md5(bytes: Uint8Array): string {
+  return createHash('md5').update(bytes).digest('hex');
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(path)) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
+
+/** Deterministic pseudo-random bytes (fast; distinct per seed). */
+export function bytesOf(length: number, seed = 1): Buffer {
+  if (length === 0) return Buffer.alloc(0);
+  const block = randomBytes(Math.min(length, 64 * KIB));
+  const out = Buffer.allocUnsafe(length);
+  for (let at = 0; at < length; at += block.length)
+    block.copy(out, at, 0, Math.min(block.length, length - at));
+  // Make every 4 KiB block unique so shifted or repeated regions cannot verify by accident.
+  for (let at = 0; at + 4 <= length; at += 4096) out.writeUInt32LE((at / 4096 + seed * 0x9e3779b1) >>> 0, at);
+  return out;
+}
+
+/** The one item in the sandbox named `name` (fails the test when there is not exactly one). */
+export function itemNamed(env: DataPathEnv, name: string): { id: string; size: number; md5?: string } {
+  const found = env.sandbox.items().filter((i) => i.name === name && !i.trashed);
+  if (found.length !== 1) throw new Error(`expected one item named ${name}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** Uploads `pieces` through openWrite/appendFile/closeWrite; returns the fd's WriteResult. */
+export async function upload(
+  env: DataPathEnv,
+  name: string,
+  pieces: Uint8Array[],
+): Promise<{ size: number; md5: string; sha256: string }> {
+  const fd = await env.handles.openWrite({
+    object: env.object,
+    path: `/${name}`,
+    parentId: env.folderId,
+    name,
+  });
+  let n = 0;
+  for (const piece of pieces) {
+    const path = await localFile(env, `${name}.piece${n++}`, piece);
+    await env.handles.appendFile(fd, path);
+    await rm(path);
+  }
+  return env.handles.closeWrite(fd);
+}
+
+/** Cuts `bytes` into pieces of the given sizes, cycling through them. */
+export function cut(bytes: Buffer, sizes: number[]): Buffer[] {
+  const pieces: Buffer[] = [];
+  let at = 0;
+  let i = 0;
+  while (at < bytes.length) {
+    const size = sizes[i++ % sizes.length]!;
+    pieces.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  return pieces;
+}

@@ -1,0 +1,164 @@
+// The ranged download through TransferHandles against the real sandbox: whole-file reads
+// verified by md5, parallel ranges, reads from an offset in sized pieces, the end of the file,
+// a wrong md5, and local-file errors.
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  bytesOf,
+  type DataPathEnv,
+  itemNamed,
+  md5,
+  sha256,
+  sha256OfFile,
+  startDataPath,
+  upload,
+} from './data-path-fixture.js';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+describe('ranged download', () => {
+  let env: DataPathEnv;
+  let content: Buffer;
+  let fileId: string;
+  const open = (offset: number, md5sum?: string) =>
+    env.handles.openRead({
+      object: env.object,
+      path: '/source.bin',
+      fileId,
+      size: content.length,
+      offset,
+      ...(md5sum === undefined ? {} : { md5: md5sum }),
+    });
+
+  beforeAll(async () => {
+    // 64 KiB ranges (the smallest allowed) and 4 streams, so a few MiB make many GETs.
+    env = await startDataPath({
+      config: { chunkSize: MIB, downloadStreams: 4, downloadRangeSize: 64 * KIB },
+    });
+    content = bytesOf(5 * MIB + 4321, 3);
+    await upload(env, 'source.bin', [content]);
+    fileId = itemNamed(env, 'source.bin').id;
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('reads a whole file in parallel ranges, byte-identical and md5-verified', async () => {
+    const fd = await open(0, md5(content));
+    const out = join(env.workDir, 'whole.bin');
+    env.sandbox.resetCounters();
+    expect(await env.handles.readFile(fd, out, null)).toBe(content.length);
+    expect(await sha256OfFile(out)).toBe(sha256(content));
+    expect(await sha256OfFile(env.sandbox.contentPath(fileId))).toBe(sha256(content));
+    const ranges = Math.ceil(content.length / (64 * KIB));
+    expect(env.sandbox.counters()['files.download']).toBe(ranges);
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+    expect(await env.handles.readFile(fd, out, null)).toBe(0);
+    expect((await stat(out)).size).toBe(0);
+    await env.handles.closeRead(fd);
+  });
+
+  it('makes one GET for a read within one range', async () => {
+    const fd = await open(100);
+    const out = join(env.workDir, 'small.bin');
+    env.sandbox.resetCounters();
+    expect(await env.handles.readFile(fd, out, 1000)).toBe(1000);
+    expect(env.sandbox.counters()['files.download']).toBe(1);
+    expect((await readFile(out)).equals(content.subarray(100, 1100))).toBe(true);
+    await env.handles.closeRead(fd);
+  });
+
+  it('reads from an offset in sized pieces, advancing the position, up to the end', async () => {
+    const offset = 777_777;
+    const fd = await open(offset);
+    const sizes = [1, 65_535, 65_537, 1_000_000, 3 * MIB];
+    let at = offset;
+    for (const [i, size] of sizes.entries()) {
+      const out = join(env.workDir, `piece-${i}`);
+      const expected = Math.max(0, Math.min(size, content.length - at));
+      expect(await env.handles.readFile(fd, out, size)).toBe(expected);
+      expect((await readFile(out)).equals(content.subarray(at, at + expected))).toBe(true);
+      at += expected;
+    }
+    // Past the end: what is there; then at the end: 0 and an empty file.
+    const rest = join(env.workDir, 'rest');
+    expect(await env.handles.readFile(fd, rest, 10 * MIB)).toBe(content.length - at);
+    expect((await readFile(rest)).equals(content.subarray(at))).toBe(true);
+    expect(await env.handles.readFile(fd, rest, 10)).toBe(0);
+    expect((await stat(rest)).size).toBe(0);
+    await env.handles.closeRead(fd);
+  });
+
+  it('opening after the end reads nothing', async () => {
+    const fd = await open(content.length + 10);
+    expect(await env.handles.readFile(fd, join(env.workDir, 'after'), null)).toBe(0);
+    await env.handles.closeRead(fd);
+  });
+
+  it('a zero-size read returns 0 without a request', async () => {
+    const fd = await open(5);
+    env.sandbox.resetCounters();
+    expect(await env.handles.readFile(fd, join(env.workDir, 'zero'), 0)).toBe(0);
+    expect(env.sandbox.counters()['files.download']).toBe(0);
+    await env.handles.closeRead(fd);
+  });
+
+  it('verifies a whole-file read made of several sized pieces', async () => {
+    const fd = await open(0, md5(content));
+    let total = 0;
+    for (let i = 0; total < content.length; i++)
+      total += await env.handles.readFile(fd, join(env.workDir, `v${i}`), 2 * MIB + 1);
+    expect(total).toBe(content.length);
+    await env.handles.closeRead(fd);
+  });
+
+  it('fails a whole-file read whose md5 does not match with read_verification_failed', async () => {
+    const fd = await open(0, 'ffffffffffffffffffffffffffffffff');
+    await expect(env.handles.readFile(fd, join(env.workDir, 'bad'), null)).rejects.toMatchObject({
+      code: 'read_verification_failed',
+    });
+    await env.handles.closeRead(fd);
+  });
+
+  it('reports an unwritable local file as local_file_error', async () => {
+    const fd = await open(0);
+    await expect(env.handles.readFile(fd, join(env.workDir, 'no-such-dir', 'x'), 10)).rejects.toMatchObject({
+      code: 'local_file_error',
+    });
+    const dir = join(env.workDir, 'is-a-dir');
+    await mkdir(dir);
+    await expect(env.handles.readFile(fd, dir, 10)).rejects.toMatchObject({ code: 'local_file_error' });
+    // The failed reads did not move the position.
+    const out = join(env.workDir, 'after-error');
+    expect(await env.handles.readFile(fd, out, 10)).toBe(10);
+    expect((await readFile(out)).equals(content.subarray(0, 10))).toBe(true);
+    await env.handles.closeRead(fd);
+  });
+
+  it('rejects negative sizes as bad_request', async () => {
+    const fd = await open(0);
+    await expect(env.handles.readFile(fd, join(env.workDir, 'neg'), -1)).rejects.toMatchObject({
+      code: 'bad_request',
+    });
+    await env.handles.closeRead(fd);
+  });
+
+  it('reads an empty file', async () => {
+    await upload(env, 'empty.bin', []);
+    const id = itemNamed(env, 'empty.bin').id;
+    const fd = await env.handles.openRead({
+      object: env.object,
+      path: '/empty.bin',
+      fileId: id,
+      size: 0,
+      offset: 0,
+      md5: md5(Buffer.alloc(0)),
+    });
+    const out = join(env.workDir, 'empty-out');
+    expect(await env.handles.readFile(fd, out, null)).toBe(0);
+    expect((await stat(out)).size).toBe(0);
+    await env.handles.closeRead(fd);
+  });
+});

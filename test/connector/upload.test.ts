@@ -1,0 +1,279 @@
+// The streaming resumable upload through TransferHandles against the real sandbox: sizes at the
+// chunk boundaries, pieces of odd sizes, byte-identical content on the sandbox's disk, handle and
+// local-file errors, verification failure, and memory while streaming 300 MiB.
+import { createHash } from 'node:crypto';
+import { mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
+import { isGdriveBackupError } from '../../connector/errors/errors.js';
+import {
+  bytesOf,
+  cut,
+  type DataPathEnv,
+  itemNamed,
+  localFile,
+  md5,
+  sha256,
+  sha256OfFile,
+  startDataPath,
+  upload,
+} from './data-path-fixture.js';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const CHUNK = 256 * KIB;
+
+describe('resumable upload (chunk 256 KiB)', () => {
+  let env: DataPathEnv;
+  beforeAll(async () => {
+    env = await startDataPath({ config: { chunkSize: CHUNK } });
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  const sizes: Array<[string, number]> = [
+    ['0 B', 0],
+    ['1 B', 1],
+    ['exactly one chunk', CHUNK],
+    ['one chunk + 1 B', CHUNK + 1],
+    ['exactly three chunks', 3 * CHUNK],
+  ];
+  for (const [label, size] of sizes) {
+    it(`round-trips a file of ${label} in one append`, async () => {
+      const bytes = bytesOf(size, size);
+      const name = `size-${size}.bin`;
+      const result = await upload(env, name, [bytes]);
+      expect(result).toEqual({ size, md5: md5(bytes), sha256: sha256(bytes) });
+      const item = itemNamed(env, name);
+      expect(item.size).toBe(size);
+      expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
+    });
+  }
+
+  it('round-trips a multi-chunk file fed in pieces of odd sizes (1 B .. 700 KiB)', async () => {
+    const bytes = bytesOf(3 * MIB + 12345, 7);
+    const pieces = cut(bytes, [1, 700 * KIB + 1, 3, CHUNK - 1, 99_999, CHUNK, 131_073, 2]);
+    const result = await upload(env, 'odd-pieces.bin', pieces);
+    expect(result.sha256).toBe(sha256(bytes));
+    expect(result.md5).toBe(md5(bytes));
+    const item = itemNamed(env, 'odd-pieces.bin');
+    expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
+  });
+
+  it('accepts empty pieces between others', async () => {
+    const bytes = bytesOf(CHUNK + 5, 3);
+    const result = await upload(env, 'with-empty.bin', [
+      Buffer.alloc(0),
+      bytes.subarray(0, 5),
+      Buffer.alloc(0),
+      bytes.subarray(5),
+      Buffer.alloc(0),
+    ]);
+    expect(result.sha256).toBe(sha256(bytes));
+  });
+
+  it('runs uploads of different handles in parallel', async () => {
+    const a = bytesOf(2 * MIB + 1, 11);
+    const b = bytesOf(MIB + 77, 12);
+    const [ra, rb] = await Promise.all([
+      upload(env, 'parallel-a.bin', cut(a, [300 * KIB + 3])),
+      upload(env, 'parallel-b.bin', cut(b, [200 * KIB + 9])),
+    ]);
+    expect(ra.sha256).toBe(sha256(a));
+    expect(rb.sha256).toBe(sha256(b));
+    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, 'parallel-b.bin').id))).toBe(sha256(b));
+  });
+
+  it('serialises appends on one handle called concurrently', async () => {
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: '/same-fd.bin',
+      parentId: env.folderId,
+      name: 'same-fd.bin',
+    });
+    const x = bytesOf(300 * KIB + 1, 21);
+    const y = bytesOf(300 * KIB + 3, 22);
+    const [px, py] = [await localFile(env, 'same-x', x), await localFile(env, 'same-y', y)];
+    const counts = await Promise.all([env.handles.appendFile(fd, px), env.handles.appendFile(fd, py)]);
+    expect(counts).toEqual([x.length, y.length]);
+    const result = await env.handles.closeWrite(fd);
+    expect(result.sha256).toBe(sha256(Buffer.concat([x, y])));
+  });
+
+  it('reports handle mistakes with the catalogue codes', async () => {
+    const file = await localFile(env, 'small', bytesOf(10));
+    await expect(env.handles.appendFile('w-00000000000000000000000000000000', file)).rejects.toMatchObject({
+      code: 'unknown_handle',
+    });
+    await expect(env.handles.appendFile('../../etc/passwd', file)).rejects.toMatchObject({
+      code: 'unknown_handle',
+    });
+    await expect(env.handles.closeWrite('nonsense')).rejects.toMatchObject({ code: 'unknown_handle' });
+    const rfd = await env.handles.openRead({
+      object: env.object,
+      path: '/x',
+      fileId: 'x',
+      size: 1,
+      offset: 0,
+    });
+    await expect(env.handles.appendFile(rfd, file)).rejects.toMatchObject({ code: 'wrong_handle_kind' });
+    await expect(env.handles.closeWrite(rfd)).rejects.toMatchObject({ code: 'wrong_handle_kind' });
+    const wfd = await env.handles.openWrite({
+      object: env.object,
+      path: '/k',
+      parentId: env.folderId,
+      name: 'k',
+    });
+    await expect(env.handles.readFile(wfd, join(env.workDir, 'out'), 1)).rejects.toMatchObject({
+      code: 'wrong_handle_kind',
+      message: expect.stringContaining('writing'),
+    });
+    await expect(env.handles.closeRead(wfd)).rejects.toMatchObject({ code: 'wrong_handle_kind' });
+    await env.handles.closeRead(rfd);
+    await expect(env.handles.closeRead(rfd)).rejects.toMatchObject({ code: 'unknown_handle' });
+  });
+
+  it('refuses missing, directory and unreadable local files with local_file_error, keeping the handle usable', async () => {
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: '/lf.bin',
+      parentId: env.folderId,
+      name: 'lf.bin',
+    });
+    const missing = join(env.workDir, 'does-not-exist');
+    await expect(env.handles.appendFile(fd, missing)).rejects.toMatchObject({
+      code: 'local_file_error',
+      message: expect.stringContaining('does not exist'),
+    });
+    const dir = join(env.workDir, 'a-dir');
+    await mkdir(dir);
+    await expect(env.handles.appendFile(fd, dir)).rejects.toMatchObject({
+      code: 'local_file_error',
+      message: expect.stringContaining('directory'),
+    });
+    const good = bytesOf(1000, 5);
+    await env.handles.appendFile(fd, await localFile(env, 'lf-good', good));
+    const result = await env.handles.closeWrite(fd);
+    expect(result.sha256).toBe(sha256(good));
+  });
+
+  it('removes the file on Drive and throws verification_failed when Drive holds other bytes than were appended', async () => {
+    const name = 'tampered.bin';
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: `/${name}`,
+      parentId: env.folderId,
+      name,
+    });
+    await env.handles.appendFile(fd, await localFile(env, 'tamper-1', bytesOf(CHUNK + 10, 1)));
+    // Another handle's hash state: our checksums no longer describe the bytes Drive got.
+    const other = await env.handles.openWrite({
+      object: env.object,
+      path: '/o',
+      parentId: env.folderId,
+      name: 'o',
+    });
+    await env.handles.appendFile(other, await localFile(env, 'tamper-2', bytesOf(CHUNK + 10, 2)));
+    const mine = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    const theirs = (await env.state.get<UploadRecord>(`transfer:${other}`))!;
+    await env.state.set(`transfer:${fd}`, { ...mine, hashState: theirs.hashState });
+    const error = await env.handles.closeWrite(fd).catch((e: unknown) => e);
+    expect(isGdriveBackupError(error, 'verification_failed')).toBe(true);
+    expect((error as Error).message).toContain('md5 differs');
+    expect(env.sandbox.items().filter((i) => i.name === name && !i.trashed)).toHaveLength(0);
+    await expect(env.handles.closeWrite(fd)).rejects.toMatchObject({ code: 'unknown_handle' });
+  });
+
+  it('counts open handles and forgets closed ones', async () => {
+    const before = await env.handles.openCount();
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: '/c',
+      parentId: env.folderId,
+      name: 'c',
+    });
+    expect(await env.handles.openCount()).toBe(before + 1);
+    await env.handles.closeWrite(fd);
+    expect(await env.handles.openCount()).toBe(before);
+  });
+});
+
+describe('resumable upload of 300 MiB (chunk 8 MiB)', () => {
+  let env: DataPathEnv;
+  beforeAll(async () => {
+    env = await startDataPath({ config: { chunkSize: 8 * MIB } });
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('streams it in odd pieces with memory bounded by the chunk size', async () => {
+    const total = 300 * MIB;
+    const chunk = env.config.chunkSize;
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: '/big.bin',
+      parentId: env.folderId,
+      name: 'big.bin',
+    });
+    const hash = createHash('sha256');
+    const block = bytesOf(MIB, 99);
+    const piecePath = join(env.workDir, 'piece');
+    // Warm up (wasm hashers, sockets, buffers) before taking the baseline.
+    const warm = await localFile(env, 'warm', bytesOf(KIB, 1));
+    const warmFd = await env.handles.openWrite({
+      object: env.object,
+      path: '/w',
+      parentId: env.folderId,
+      name: 'w',
+    });
+    await env.handles.appendFile(warmFd, warm);
+    await env.handles.closeWrite(warmFd);
+
+    const baseline = process.memoryUsage().rss;
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 10);
+    let sent = 0;
+    let seed = 1;
+    let expected = '';
+    const started = Date.now();
+    try {
+      while (sent < total) {
+        // Odd sizes between ~1 MiB and ~23 MiB, written to disk in 1 MiB blocks (the test's own
+        // memory stays small, so RSS growth is the engine's and the sandbox's).
+        const size = Math.min(total - sent, ((seed * 7_340_033) % (22 * MIB)) + MIB + 1);
+        seed++;
+        const handle = await open(piecePath, 'w');
+        for (let at = 0; at < size; at += block.length) {
+          block.writeUInt32LE(seed * 131 + at, 8);
+          const piece = block.subarray(0, Math.min(block.length, size - at));
+          await handle.write(piece);
+          hash.update(piece);
+        }
+        await handle.close();
+        expect(await env.handles.appendFile(fd, piecePath)).toBe(size);
+        sent += size;
+      }
+      const result = await env.handles.closeWrite(fd);
+      expect(result.size).toBe(total);
+      expected = hash.digest('hex');
+      expect(result.sha256).toBe(expected);
+    } finally {
+      clearInterval(sampler);
+      await rm(piecePath, { force: true });
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const growthMiB = (peak - baseline) / MIB;
+    const item = itemNamed(env, 'big.bin');
+    expect(item.size).toBe(total);
+    expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(expected);
+    console.log(
+      `upload 300 MiB, chunk ${chunk / MIB} MiB: RSS growth ${growthMiB.toFixed(1)} MiB (baseline ${(baseline / MIB).toFixed(0)} MiB), ${(300 / seconds).toFixed(0)} MiB/s`,
+    );
+    expect(growthMiB).toBeLessThan((3 * chunk) / MIB + 30);
+  }, 240_000);
+});
