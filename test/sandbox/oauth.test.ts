@@ -1,0 +1,287 @@
+// OAuth2: the code flow with PKCE and its failure modes, refresh, revoke, expiry, Bearer checks.
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { accessToken, bearer, SCOPE_FILE } from './helpers.js';
+
+const REDIRECT = 'http://127.0.0.1:9/callback';
+
+function pkce(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+async function authorizeUrl(sb: Sandbox, params: Record<string, string>): Promise<Response> {
+  const url = new URL(sb.env.GDRIVE_OAUTH_AUTH_URL);
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return fetch(url, { redirect: 'manual' });
+}
+
+function goodParams(challenge: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    client_id: 'sandbox-client.apps.googleusercontent.com',
+    redirect_uri: REDIRECT,
+    response_type: 'code',
+    scope: SCOPE_FILE,
+    state: 'st-123',
+    access_type: 'offline',
+    prompt: 'consent',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
+
+async function getCode(sb: Sandbox, challenge: string, extra: Record<string, string> = {}): Promise<string> {
+  const res = await authorizeUrl(sb, goodParams(challenge, extra));
+  expect(res.status).toBe(302);
+  const back = new URL(res.headers.get('location')!);
+  expect(back.origin + back.pathname).toBe(REDIRECT);
+  expect(back.searchParams.get('state')).toBe('st-123');
+  expect(back.searchParams.get('scope')).toBe(SCOPE_FILE);
+  return back.searchParams.get('code')!;
+}
+
+async function exchange(
+  sb: Sandbox,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(sb.env.GDRIVE_OAUTH_TOKEN_URL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+function codeForm(
+  code: string,
+  verifier: string | null,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    grant_type: 'authorization_code',
+    code,
+    redirect_uri: REDIRECT,
+    client_id: 'sandbox-client.apps.googleusercontent.com',
+    client_secret: 'sandbox-secret',
+    ...(verifier ? { code_verifier: verifier } : {}),
+    ...extra,
+  };
+}
+
+describe('OAuth2 endpoints', () => {
+  let sb: Sandbox;
+  beforeAll(async () => {
+    sb = await startSandbox();
+  });
+  afterAll(() => sb.close());
+  beforeEach(() => sb.setConsent('approve'));
+
+  it('code flow with the right PKCE verifier gives access + refresh token, and the access token works', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await getCode(sb, challenge);
+    const { status, body } = await exchange(sb, codeForm(code, verifier));
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^ya29\./),
+      expires_in: 3600,
+      refresh_token: expect.any(String),
+      scope: SCOPE_FILE,
+      token_type: 'Bearer',
+    });
+    const about = await fetch(`${sb.url}drive/v3/about?fields=user(emailAddress)`, {
+      headers: bearer(body.access_token as string),
+    });
+    expect(about.status).toBe(200);
+    expect(await about.json()).toEqual({ user: { emailAddress: 'admin@example.com' } });
+  });
+
+  it('refuses a wrong verifier and a missing verifier with invalid_grant', async () => {
+    const { challenge } = pkce();
+    const code = await getCode(sb, challenge);
+    const wrong = await exchange(sb, codeForm(code, pkce().verifier));
+    expect(wrong).toEqual({
+      status: 400,
+      body: { error: 'invalid_grant', error_description: expect.any(String) },
+    });
+    const code2 = await getCode(sb, challenge);
+    const missing = await exchange(sb, codeForm(code2, null));
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toBe('invalid_grant');
+  });
+
+  it('a code is single use', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await getCode(sb, challenge);
+    expect((await exchange(sb, codeForm(code, verifier))).status).toBe(200);
+    const again = await exchange(sb, codeForm(code, verifier));
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('invalid_grant');
+  });
+
+  it('refuses a redirect_uri that differs from the authorize one', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await getCode(sb, challenge);
+    const res = await exchange(sb, codeForm(code, verifier, { redirect_uri: 'http://127.0.0.1:9/other' }));
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('redirect_uri_mismatch');
+  });
+
+  it('refuses a wrong client secret with 401 invalid_client, in the body or in HTTP Basic', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await getCode(sb, challenge);
+    const res = await exchange(sb, codeForm(code, verifier, { client_secret: 'nope' }));
+    expect(res.status).toBe(401);
+    expect(res.body.error).toBe('invalid_client');
+    const form = codeForm(code, verifier);
+    delete form.client_id;
+    delete form.client_secret;
+    const basicBad = Buffer.from('sandbox-client.apps.googleusercontent.com:nope').toString('base64');
+    expect((await exchange(sb, form, { authorization: `Basic ${basicBad}` })).status).toBe(401);
+    // The failed attempts did not spend the code: HTTP Basic with the right secret works.
+    const basic = Buffer.from('sandbox-client.apps.googleusercontent.com:sandbox-secret').toString('base64');
+    expect((await exchange(sb, form, { authorization: `Basic ${basic}` })).status).toBe(200);
+  });
+
+  it('gives a refresh token only with access_type=offline', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await getCode(sb, challenge, { access_type: 'online' });
+    const { status, body } = await exchange(sb, codeForm(code, verifier));
+    expect(status).toBe(200);
+    expect(body.refresh_token).toBeUndefined();
+  });
+
+  it('deny mode redirects with error=access_denied and the state', async () => {
+    sb.setConsent('deny');
+    const res = await authorizeUrl(sb, goodParams(pkce().challenge));
+    expect(res.status).toBe(302);
+    const back = new URL(res.headers.get('location')!);
+    expect(Object.fromEntries(back.searchParams)).toEqual({ error: 'access_denied', state: 'st-123' });
+  });
+
+  it('answers 400 without redirecting for an unknown client, missing params or a plain PKCE method', async () => {
+    const { challenge } = pkce();
+    for (const broken of [
+      { client_id: 'someone-else' },
+      { redirect_uri: '' },
+      { response_type: 'token' },
+      { scope: '' },
+      { state: '' },
+      { code_challenge_method: 'plain' },
+      { scope: 'https://www.googleapis.com/auth/nonsense' },
+    ]) {
+      const params = goodParams(challenge, broken);
+      for (const [k, v] of Object.entries(params)) if (v === '') delete params[k];
+      const res = await authorizeUrl(sb, params);
+      expect(res.status, JSON.stringify(broken)).toBe(400);
+      expect(res.headers.get('location')).toBeNull();
+    }
+  });
+
+  it('token endpoint errors: unsupported_grant_type, invalid_request, form encoding required', async () => {
+    const base = { client_id: 'sandbox-client.apps.googleusercontent.com', client_secret: 'sandbox-secret' };
+    expect((await exchange(sb, { ...base, grant_type: 'password' })).body.error).toBe(
+      'unsupported_grant_type',
+    );
+    expect((await exchange(sb, { ...base })).body.error).toBe('invalid_request');
+    expect((await exchange(sb, { ...base, grant_type: 'authorization_code' })).body.error).toBe(
+      'invalid_request',
+    );
+    const json = await fetch(sb.env.GDRIVE_OAUTH_TOKEN_URL, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...base, grant_type: 'refresh_token', refresh_token: 'x' }),
+    });
+    expect(json.status).toBe(400);
+    expect(((await json.json()) as { error: string }).error).toBe('invalid_request');
+  });
+
+  it('refresh gives a new access token and no new refresh token', async () => {
+    const refresh = sb.issueRefreshToken();
+    const { status, body } = await accessToken(sb, refresh);
+    expect(status).toBe(200);
+    expect(body).toEqual({
+      access_token: expect.any(String),
+      expires_in: 3600,
+      scope: SCOPE_FILE,
+      token_type: 'Bearer',
+    });
+  });
+
+  it('revoking a refresh token kills it and its access tokens; refresh then answers invalid_grant', async () => {
+    const refresh = sb.issueRefreshToken();
+    const access = (await accessToken(sb, refresh)).body.access_token as string;
+    const rev = await fetch(sb.env.GDRIVE_OAUTH_REVOKE_URL, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refresh }),
+    });
+    expect(rev.status).toBe(200);
+    expect(await rev.json()).toEqual({});
+    const again = await accessToken(sb, refresh);
+    expect(again.status).toBe(400);
+    expect(again.body.error).toBe('invalid_grant');
+    const about = await fetch(`${sb.url}drive/v3/about?fields=user`, { headers: bearer(access) });
+    expect(about.status).toBe(401);
+    // Unknown (or already revoked) token.
+    const unknown = await fetch(`${sb.env.GDRIVE_OAUTH_REVOKE_URL}?token=${encodeURIComponent(refresh)}`, {
+      method: 'POST',
+    });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual({ error: 'invalid_token', error_description: expect.any(String) });
+  });
+
+  it('revoking an access token (token in the query) ends its refresh token too', async () => {
+    const refresh = sb.issueRefreshToken();
+    const access = (await accessToken(sb, refresh)).body.access_token as string;
+    const rev = await fetch(`${sb.env.GDRIVE_OAUTH_REVOKE_URL}?token=${encodeURIComponent(access)}`, {
+      method: 'POST',
+    });
+    expect(rev.status).toBe(200);
+    expect((await accessToken(sb, refresh)).body.error).toBe('invalid_grant');
+  });
+
+  it('Bearer: missing, unknown, expired and revoked tokens answer 401 in Google shape', async () => {
+    const refresh = sb.issueRefreshToken();
+    const access = (await accessToken(sb, refresh)).body.access_token as string;
+    const call = (headers: Record<string, string>): Promise<Response> =>
+      fetch(`${sb.url}drive/v3/about?fields=user`, { headers });
+    expect((await call(bearer(access))).status).toBe(200);
+    const missing = await call({});
+    expect(missing.status).toBe(401);
+    const body = (await missing.json()) as {
+      error: { code: number; status: string; errors: Array<{ reason: string }> };
+    };
+    expect(body.error.code).toBe(401);
+    expect(body.error.status).toBe('UNAUTHENTICATED');
+    expect(body.error.errors[0]!.reason).toBe('authError');
+    expect((await call(bearer('ya29.made-up'))).status).toBe(401);
+    sb.expireAccessTokens();
+    expect((await call(bearer(access))).status).toBe(401);
+    const fresh = (await accessToken(sb, refresh)).body.access_token as string;
+    expect((await call(bearer(fresh))).status).toBe(200);
+    sb.revokeAll();
+    expect((await call(bearer(fresh))).status).toBe(401);
+    expect((await accessToken(sb, refresh)).body.error).toBe('invalid_grant');
+  });
+
+  it('access tokens expire after accessTokenLifetimeSec', async () => {
+    const short = await startSandbox({ accessTokenLifetimeSec: 1 });
+    try {
+      const access = await accessToken(short, short.issueRefreshToken());
+      expect(access.body.expires_in).toBe(1);
+      const token = access.body.access_token as string;
+      expect((await fetch(`${short.url}drive/v3/about?fields=user`, { headers: bearer(token) })).status).toBe(
+        200,
+      );
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await fetch(`${short.url}drive/v3/about?fields=user`, { headers: bearer(token) })).status).toBe(
+        401,
+      );
+    } finally {
+      await short.close();
+    }
+  });
+});
