@@ -10,6 +10,7 @@ import type { Config } from './config/config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { RequestCounter } from './drive/authorized-http.js';
 import { DriveApi } from './drive/drive-api.js';
+import type { DriveHttp } from './drive/drive-http.js';
 import { KeyedMutex, ObjectFolders } from './drive/folders.js';
 import { describeFailure, Pacer } from './drive/retry.js';
 import { TransferHandles } from './drive/transfer-handles.js';
@@ -72,10 +73,12 @@ export async function createConnector(
     const key = formatObjectRef(object);
     let context = contexts.get(key);
     if (!context) {
-      let api: DriveApi | undefined;
+      // A reconnect gives the object a new client: the DriveApi follows the current one.
+      let api: { http: DriveHttp; api: DriveApi } | undefined;
       const apiFor = async () => {
-        api ??= new DriveApi(await accounts.httpFor(object), pacer, config, log, key);
-        return api;
+        const http = await accounts.httpFor(object);
+        if (api?.http !== http) api = { http, api: new DriveApi(http, pacer, config, log, key) };
+        return api.api;
       };
       context = { api: apiFor, folders: new ObjectFolders({ object, api: apiFor, state, log, mutex }) };
       contexts.set(key, context);
@@ -91,12 +94,8 @@ export async function createConnector(
     counter,
     log,
     ...(options.now ? { now: options.now } : {}),
-    // A new or removed account invalidates the object's client and folder ids.
-    onAccountChanged: async (object) => {
-      const { folders } = contextFor(object);
-      contexts.delete(formatObjectRef(object));
-      await folders.forget();
-    },
+    // Another account (or none) makes the object's cached folder ids meaningless.
+    onAccountChanged: (object) => contextFor(object).folders.forget(),
   });
 
   const handles = new TransferHandles({
