@@ -24,7 +24,14 @@ import {
   writeShaped,
 } from './http-io.js';
 import { parseQuery, QueryError } from './query-parser.js';
-import { type Caller, FOLDER_MIME, randomId, type SandboxCore, type StoredItem } from './sandbox-state.js';
+import {
+  type Caller,
+  FOLDER_MIME,
+  randomId,
+  type SandboxCore,
+  type StoredItem,
+  timestamp,
+} from './sandbox-state.js';
 
 export const DEFAULT_FILE_FIELDS = 'kind,id,name,mimeType';
 const DEFAULT_LIST_FIELDS = 'kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)';
@@ -169,7 +176,7 @@ export function addItem(
   meta: { name: string; mimeType: string; parent: StoredItem },
   content: { size: number; md5?: string; sha256?: string },
 ): StoredItem {
-  const now = new Date().toISOString();
+  const now = timestamp();
   const item: StoredItem = {
     id: randomId(24),
     name: meta.name,
@@ -522,7 +529,7 @@ export async function filesUpdate(
       throw new DriveError(403, 'cannotAddParent', 'A file must have exactly one parent.');
     item.parents = next;
   }
-  item.modifiedTime = new Date().toISOString();
+  item.modifiedTime = timestamp();
   await sendJson(
     ex,
     200,

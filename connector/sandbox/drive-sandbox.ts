@@ -56,6 +56,7 @@ import {
   SandboxState,
   SCOPE_DRIVE_FILE,
   type StoredItem,
+  timestamp,
 } from './sandbox-state.js';
 import { Shaping } from './shaping.js';
 import { expireSession, putKind, uploadMultipart, uploadPut, uploadStart } from './upload-endpoints.js';
@@ -104,6 +105,8 @@ export interface SandboxOptions {
   consent?: 'approve' | 'deny';
   /** Resumable session lifetime, default 7 days. */
   sessionLifetimeSec?: number;
+  /** More known OAuth clients (id -> secret), e.g. to prove drive.file isolation between apps. */
+  otherClients?: Record<string, string>;
 }
 
 export interface SandboxItem {
@@ -144,7 +147,7 @@ export interface Sandbox {
   /** Every token revoked -> 401 / invalid_grant. */
   revokeAll(): void;
   /** A refresh token as if the consent flow had run (scope default drive.file). */
-  issueRefreshToken(options?: { email?: string; scope?: string }): string;
+  issueRefreshToken(options?: { email?: string; scope?: string; clientId?: string }): string;
   /** Returns the shared drive id. */
   createSharedDrive(name: string): string;
   /** Everything stored, trashed included. */
@@ -192,12 +195,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     options.quotaBytes === undefined ? 15 * 1024 ** 3 : options.quotaBytes,
     options.accessTokenLifetimeSec ?? 3600,
   );
+  const clientId = options.clientId ?? 'sandbox-client.apps.googleusercontent.com';
+  const clientSecret = options.clientSecret ?? 'sandbox-secret';
   const core: SandboxCore = {
     state,
     store,
     config: {
-      clientId: options.clientId ?? 'sandbox-client.apps.googleusercontent.com',
-      clientSecret: options.clientSecret ?? 'sandbox-secret',
+      clientId,
+      clientSecret,
+      clients: new Map([...Object.entries(options.otherClients ?? {}), [clientId, clientSecret]]),
       userEmail: options.userEmail ?? 'admin@example.com',
       consent: options.consent ?? 'approve',
       sessionLifetimeSec: options.sessionLifetimeSec ?? 7 * 24 * 3600,
@@ -421,12 +427,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     issueRefreshToken: (opts = {}) => {
       const email = opts.email ?? core.config.userEmail;
       const scopes = (opts.scope ?? SCOPE_DRIVE_FILE).trim().split(/\s+/);
-      state.consented.add(`${email} ${core.config.clientId}`);
-      return state.issueRefreshToken(core.config.clientId, scopes, email).token;
+      const client = opts.clientId ?? core.config.clientId;
+      if (!core.config.clients.has(client)) throw new Error(`Unknown OAuth client ${client}`);
+      state.consented.add(`${email} ${client}`);
+      return state.issueRefreshToken(client, scopes, email).token;
     },
     createSharedDrive: (name) => {
       const id = `0A${randomId(12)}Uk9PVA`;
-      const now = new Date().toISOString();
+      const now = timestamp();
       state.drives.set(id, { id, name, createdTime: now });
       state.items.set(id, {
         id,

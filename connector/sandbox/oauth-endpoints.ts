@@ -25,7 +25,7 @@ export async function authorize(core: SandboxCore, ex: Exchange): Promise<void> 
   const p = ex.url.searchParams;
   const clientId = p.get('client_id');
   if (!clientId) return errorPage(ex, 'invalid_request', 'Missing required parameter: client_id');
-  if (clientId !== core.config.clientId)
+  if (!core.config.clients.has(clientId))
     return errorPage(ex, 'invalid_client', 'The OAuth client was not found.');
   const redirectUri = p.get('redirect_uri');
   if (!redirectUri) return errorPage(ex, 'invalid_request', 'Missing required parameter: redirect_uri');
@@ -141,9 +141,9 @@ export async function token(core: SandboxCore, ex: Exchange): Promise<void> {
     const client = clientCredentials(ex, form);
     if (!client.id)
       throw new OAuthError(400, 'invalid_request', 'Could not determine client ID from request.');
-    if (client.id !== core.config.clientId)
-      throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
-    if (client.secret === null || !sameSecret(client.secret, core.config.clientSecret)) {
+    const secret = core.config.clients.get(client.id);
+    if (secret === undefined) throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
+    if (client.secret === null || !sameSecret(client.secret, secret)) {
       throw new OAuthError(401, 'invalid_client', 'Unauthorized');
     }
     const grantType = form.get('grant_type');

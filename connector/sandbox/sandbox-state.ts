@@ -114,6 +114,14 @@ export function randomId(bytes = 21): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+let lastStamp = 0;
+
+/** ISO time, strictly increasing within the process, so createdTime orders items as they were made. */
+export function timestamp(): string {
+  lastStamp = Math.max(Date.now(), lastStamp + 1);
+  return new Date(lastStamp).toISOString();
+}
+
 export class SandboxState {
   readonly items = new Map<string, StoredItem>();
   readonly drives = new Map<string, SharedDrive>();
@@ -130,7 +138,7 @@ export class SandboxState {
     readonly accessTokenLifetimeSec: number,
   ) {
     this.rootId = `0A${randomId(12)}Uk9PVA`;
-    const now = new Date().toISOString();
+    const now = timestamp();
     this.items.set(this.rootId, {
       id: this.rootId,
       name: 'My Drive',
@@ -323,6 +331,8 @@ export interface SandboxCore {
   readonly config: {
     clientId: string;
     clientSecret: string;
+    /** Every known OAuth client, id -> secret (the main one included). */
+    clients: Map<string, string>;
     userEmail: string;
     consent: 'approve' | 'deny';
     sessionLifetimeSec: number;

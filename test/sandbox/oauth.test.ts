@@ -163,7 +163,7 @@ describe('OAuth2 endpoints', () => {
 
   it('answers 400 without redirecting for an unknown client, missing params or a plain PKCE method', async () => {
     const { challenge } = pkce();
-    for (const broken of [
+    const cases: Array<Record<string, string>> = [
       { client_id: 'someone-else' },
       { redirect_uri: '' },
       { response_type: 'token' },
@@ -171,7 +171,8 @@ describe('OAuth2 endpoints', () => {
       { state: '' },
       { code_challenge_method: 'plain' },
       { scope: 'https://www.googleapis.com/auth/nonsense' },
-    ]) {
+    ];
+    for (const broken of cases) {
       const params = goodParams(challenge, broken);
       for (const [k, v] of Object.entries(params)) if (v === '') delete params[k];
       const res = await authorizeUrl(sb, params);
