@@ -19,7 +19,7 @@ class IndexController extends pm_Controller_Action
             return;
         }
         $form = $this->clientForm($this->view->callbackUrl);
-        if ($request->isPost() && $form->isValid($request->getPost()) && $this->validate($form)) {
+        if ($request->isPost() && $this->isValid($form, $request->getPost())) {
             $changed = Modules_GoogleDriveBackup_Settings::saveClient(
                 trim((string) $form->getValue('clientId')),
                 trim((string) $form->getValue('clientSecret')),
@@ -62,9 +62,10 @@ class IndexController extends pm_Controller_Action
         return $form;
     }
 
-    private function validate(pm_Form_Simple $form): bool
+    /** @param array<string, mixed> $post */
+    private function isValid(pm_Form_Simple $form, array $post): bool
     {
-        $valid = true;
+        $valid = $form->isValid($post);
         if (preg_match('/\s/', trim((string) $form->getValue('clientId')))) {
             $form->getElement('clientId')->addError(pm_Locale::lmsg('index.clientIdInvalid'));
             $valid = false;

@@ -29,6 +29,7 @@ final class Modules_GoogleDriveBackup_ConnectorService
         private readonly array $env = [],
         private readonly string $secretsStore = 'plesk',
         private readonly string $pleskNodeRoot = '/opt/plesk/node',
+        private readonly float $startTimeout = self::START_TIMEOUT,
     ) {
     }
 
@@ -125,7 +126,7 @@ final class Modules_GoogleDriveBackup_ConnectorService
                 return;
             }
             $pid = $this->spawn();
-            $deadline = microtime(true) + self::START_TIMEOUT;
+            $deadline = microtime(true) + $this->startTimeout;
             while (microtime(true) < $deadline) {
                 if ($isHealthy()) {
                     return;
@@ -136,7 +137,7 @@ final class Modules_GoogleDriveBackup_ConnectorService
                 usleep(100_000);
             }
             throw new pm_Exception(pm_Locale::lmsg('connector.startTimeout', [
-                'seconds' => (int) self::START_TIMEOUT,
+                'seconds' => $this->startTimeout,
                 'log' => $this->logPath(),
             ]));
         } finally {

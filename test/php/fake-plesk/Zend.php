@@ -173,6 +173,25 @@ class Zend_Form
         return $valid;
     }
 
+    /** A plain rendering: labels, values (never a password's), descriptions and errors. */
+    public function __toString(): string
+    {
+        $html = '<form method="post">';
+        foreach ($this->_elements as $name => $element) {
+            $value = $element->getType() === 'password' ? '' : (string) $element->getValue();
+            $html .= sprintf(
+                '<label>%s</label><input type="%s" name="%s" value="%s"><p>%s</p>%s',
+                htmlspecialchars((string) $element->getLabel()),
+                htmlspecialchars($element->getType()),
+                htmlspecialchars($name),
+                htmlspecialchars($value),
+                $element->getAttrib('escape') === false ? $element->getDescription() : htmlspecialchars((string) $element->getDescription()),
+                implode('', array_map(static fn (string $m): string => '<em>' . htmlspecialchars($m) . '</em>', $element->getMessages())),
+            );
+        }
+        return $html . '</form>';
+    }
+
     /** @return array<string, list<string>> */
     public function getMessages(): array
     {

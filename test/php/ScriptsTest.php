@@ -1,0 +1,33 @@
+<?php
+
+declare(strict_types=1);
+
+/** post-install makes the data dir 0700; pre-uninstall stops only our service and keeps the data. */
+final class ScriptsTest extends PleskTestCase
+{
+    public function testPostInstallCreatesThePrivateDataDir(): void
+    {
+        require PLIB . '/scripts/post-install.php';
+        self::assertDirectoryExists($this->varDir . '/connector');
+        self::assertSame(0700, fileperms($this->varDir . '/connector') & 0777);
+    }
+
+    public function testPreUninstallStopsTheServiceAndKeepsItsData(): void
+    {
+        $dataDir = $this->varDir . '/connector';
+        mkdir($dataDir, 0700);
+        file_put_contents("$dataDir/state.json", '{}');
+        $process = proc_open([Sandbox::node(), '-e', 'setTimeout(() => {}, 60000)', 'serve', '--data-dir', $dataDir], [], $pipes);
+        $pid = proc_get_status($process)['pid'];
+        // Until the child has exec'd node, its command line is still PHP's.
+        for ($i = 0; $i < 100 && !str_contains((string) @file_get_contents("/proc/$pid/cmdline"), 'serve'); $i++) {
+            usleep(20_000);
+        }
+        file_put_contents("$dataDir/connector.pid", "$pid\n");
+        require PLIB . '/scripts/pre-uninstall.php';
+        $status = proc_close($process);
+        self::assertNotSame(0, $status);
+        self::assertFileExists("$dataDir/state.json");
+        self::assertFileDoesNotExist("$dataDir/connector.pid");
+    }
+}
