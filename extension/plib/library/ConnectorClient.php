@@ -47,10 +47,15 @@ final class Modules_GoogleDriveBackup_ConnectorClient
         return $this->call('GET', $this->objectRoute($object, 'account'), context: ['object' => $object]);
     }
 
-    /** @return string the consent URL to send the browser to */
-    public function oauthStart(string $object, string $redirectUri, ?string $name): string
+    /**
+     * @param string|null $name the object's folder name (domain name, login)
+     * @param string|null $folder the object's own root folder setting (FolderSetting)
+     * @return string the consent URL to send the browser to
+     */
+    public function oauthStart(string $object, string $redirectUri, ?string $name, ?string $folder = null): string
     {
-        $body = ['redirectUri' => $redirectUri] + ($name === null || $name === '' ? [] : ['name' => $name]);
+        $body = ['redirectUri' => $redirectUri] + ($name === null || $name === '' ? [] : ['name' => $name])
+            + ($folder === null || $folder === '' ? [] : ['folder' => $folder]);
         return (string) $this->call('POST', $this->objectRoute($object, 'oauth/start'), $body, context: ['object' => $object])['url'];
     }
 

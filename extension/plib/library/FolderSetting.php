@@ -3,18 +3,13 @@
 declare(strict_types=1);
 
 /**
- * An object's folder setting: a folder name (the object's folder under the connector's root),
- * `id:<folderId>` (an existing Drive folder) or `drive:<sharedDriveId>[/path]` (a shared drive).
+ * An object's folder setting, the root its backups go under (`<root>/<type>/<name>/`): a folder
+ * path in My Drive (`Plesk Backups/host`), `id:<folderId>` (an existing folder) or
+ * `drive:<sharedDriveId>[/path]` (a shared drive). Empty: the connector's default root.
  */
 final class Modules_GoogleDriveBackup_FolderSetting
 {
     private const MAX_NAME_BYTES = 255;
-
-    /** Whether the value names a Drive location (id:/drive:) rather than a folder name. */
-    public static function isLocation(string $value): bool
-    {
-        return str_starts_with($value, 'id:') || str_starts_with($value, 'drive:');
-    }
 
     /** @return string|null why the value is refused, null when it is fine ('' = the default) */
     public static function problem(string $value): ?string
@@ -37,12 +32,17 @@ final class Modules_GoogleDriveBackup_FolderSetting
             }
             return null;
         }
-        return self::nameProblem($value);
+        foreach (explode('/', $value) as $segment) {
+            if (($problem = self::nameProblem($segment)) !== null) {
+                return $problem;
+            }
+        }
+        return null;
     }
 
     private static function nameProblem(string $name): ?string
     {
-        if ($name === '' || $name === '.' || $name === '..' || str_contains($name, '/')) {
+        if ($name === '' || $name === '.' || $name === '..') {
             return pm_Locale::lmsg('form.folderBadName');
         }
         if (preg_match('/[\x00-\x1f\x7f]/', $name)) {

@@ -64,7 +64,8 @@ final class Modules_GoogleDriveBackup_OAuthFlow
     {
         try {
             $callback = Modules_GoogleDriveBackup_Settings::callbackUrl($controller->getRequest());
-            $url = $this->client->oauthStart($this->object->ref(), $callback, $this->folderName());
+            $folder = Modules_GoogleDriveBackup_Settings::folder($this->object);
+            $url = $this->client->oauthStart($this->object->ref(), $callback, $this->object->displayName(), $folder === '' ? null : $folder);
             parse_str((string) parse_url($url, PHP_URL_QUERY), $query);
             $state = $query['state'] ?? null;
             if (!is_string($state) || $state === '') {
@@ -112,15 +113,5 @@ final class Modules_GoogleDriveBackup_OAuthFlow
     {
         pm_Log::warn('Google Drive connection failed for ' . $this->object->ref() . ': ' . $message);
         Modules_GoogleDriveBackup_Settings::pushMessage($this->object, 'error', $message);
-    }
-
-    /** The object's folder name: its folder setting when that is a name, else its Plesk name. */
-    private function folderName(): ?string
-    {
-        $folder = Modules_GoogleDriveBackup_Settings::folder($this->object);
-        if ($folder !== '' && !Modules_GoogleDriveBackup_FolderSetting::isLocation($folder)) {
-            return $folder;
-        }
-        return $this->object->displayName();
     }
 }

@@ -5,8 +5,9 @@ declare(strict_types=1);
 /**
  * The storage settings sub-form of one backup object. Not connected: a "Connect Google Drive"
  * button (a link handled by the hook's authorize()). Connected: the account, a Disconnect
- * button and the folder setting. The folder setting is kept per object in pm_Settings; a folder
- * name is handed to the connector when connecting (it names the object's Drive folder).
+ * button and the folder setting. The folder setting is kept per object in pm_Settings and handed
+ * to the connector when connecting (oauth/start `folder`): the connector keeps it in the
+ * account record, so a changed folder applies from the next connection.
  */
 class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
 {
