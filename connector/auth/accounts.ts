@@ -4,7 +4,7 @@
  * uses. Access tokens stay in memory: a new process refreshes once, which is cheaper than
  * keeping short-lived bearer tokens on disk.
  */
-import type { OAuth2Client } from 'google-auth-library';
+import type { Credentials, OAuth2Client } from 'google-auth-library';
 import type { Keyv } from 'keyv';
 import type { Config } from '../config/config.js';
 import { AuthorizedHttp, type RequestCounter } from '../drive/authorized-http.js';
@@ -62,10 +62,16 @@ export class Accounts {
     return (await this.refreshToken(object)) !== undefined;
   }
 
-  async save(object: ObjectRef, refreshToken: string, record: AccountRecord): Promise<void> {
+  /** Stores a new connection; `credentials` (the fresh access token) seed the live client. */
+  async save(
+    object: ObjectRef,
+    credentials: Credentials & { refresh_token: string },
+    record: AccountRecord,
+  ): Promise<void> {
     this.sessions.delete(formatObjectRef(object));
-    await this.storeToken(object, refreshToken);
+    await this.storeToken(object, credentials.refresh_token);
     await this.deps.state.set(accountKey(object), record);
+    this.sessions.set(formatObjectRef(object), Promise.resolve(this.newSession(object, credentials)));
   }
 
   async forget(object: ObjectRef): Promise<void> {
@@ -101,8 +107,14 @@ export class Accounts {
     const name = formatObjectRef(object);
     const refreshToken = await this.refreshToken(object);
     if (refreshToken === undefined) throw new GdriveBackupError('not_connected', { object: name });
+    return this.newSession(object, { refresh_token: refreshToken });
+  }
+
+  private newSession(object: ObjectRef, credentials: Credentials & { refresh_token: string }): Session {
+    const name = formatObjectRef(object);
+    const refreshToken = credentials.refresh_token;
     const client = newOAuthClient(this.deps.config, this.deps.counter);
-    client.setCredentials({ refresh_token: refreshToken });
+    client.setCredentials(credentials);
     client.on('tokens', (tokens) => {
       // Google may rotate the refresh token; the access token stays in memory only.
       if (tokens.refresh_token && tokens.refresh_token !== refreshToken) {

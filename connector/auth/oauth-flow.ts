@@ -133,12 +133,16 @@ export class OAuthFlow implements OAuthOperations {
     client.setCredentials(tokens);
     const api = new DriveApi(new AuthorizedHttp(client, name), this.deps.pacer, config, log, name);
     const email = await api.email();
-    await this.deps.accounts.save(object, tokens.refresh_token, {
-      email,
-      connectedAt: new Date(this.now()).toISOString(),
-      ...(pending.name ? { objectName: pending.name } : {}),
-      ...(pending.folder ? { folder: pending.folder } : {}),
-    });
+    await this.deps.accounts.save(
+      object,
+      { ...tokens, refresh_token: tokens.refresh_token },
+      {
+        email,
+        connectedAt: new Date(this.now()).toISOString(),
+        ...(pending.name ? { objectName: pending.name } : {}),
+        ...(pending.folder ? { folder: pending.folder } : {}),
+      },
+    );
     await this.deps.onAccountChanged?.(object);
     log.info('Google Drive connected', { object: name, email });
     return { email };
