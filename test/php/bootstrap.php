@@ -30,3 +30,4 @@ spl_autoload_register(static function (string $class): void {
 
 require_once __DIR__ . '/support/PleskTestCase.php';
 require_once __DIR__ . '/support/Sandbox.php';
+require_once __DIR__ . '/support/EndToEndCase.php';
