@@ -1,7 +1,13 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnector } from '../../connector/connector.js';
 import { isGdriveBackupError } from '../../connector/errors/errors.js';
-import { startTestEnv, type TestEnv } from '../helpers/test-env.js';
+import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { connectObject, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 
 let env: TestEnv | undefined;
 afterEach(async () => {
@@ -12,8 +18,7 @@ afterEach(async () => {
 describe('createConnector', () => {
   it('connects through the real OAuth flow and reports the account', async () => {
     env = await startTestEnv();
-    const account = await env.transport.account();
-    expect(account).toEqual({
+    expect(await env.transport.account()).toEqual({
       connected: true,
       email: 'admin@example.com',
       folder: 'My Drive/Plesk Backups/test-host/server',
@@ -21,16 +26,79 @@ describe('createConnector', () => {
     expect(await env.transport.isConfigured()).toBe(true);
   });
 
-  it('holds the data dir: a second connector on it fails with data_dir_locked', async () => {
+  it('holds the data dir: a second connector on it fails with data_dir_locked until the first closes', async () => {
     env = await startTestEnv({ connect: false });
     const second = await createConnector(env.config).then(
       () => 'opened',
       (error: unknown) => error,
     );
     expect(isGdriveBackupError(second, 'data_dir_locked')).toBe(true);
-    expect((second as Error).message).toContain(env.dataDir);
+    expect((second as Error).message).toBe(
+      `Another gdrive-backup process is using ${env.dataDir}: wait for it or stop it, then try again.`,
+    );
     await env.connector.close();
+    await env.connector.close(); // twice is harmless
     const third = await createConnector(env.config);
     await third.close();
+  });
+
+  it('keeps objects apart: own folders, own accounts', async () => {
+    env = await startTestEnv({ connect: false });
+    const site: ObjectRef = { type: 'subscription', id: '12' };
+    const client: ObjectRef = { type: 'customer', id: '5' };
+    await connectObject(env.connector, site, { name: 'example.com' });
+    await connectObject(env.connector, client, { name: 'jdoe' });
+    const siteTransport = env.connector.transport(site);
+    const clientTransport = env.connector.transport(client);
+    await siteTransport.createDir('/dumps');
+    await clientTransport.createDir('/other');
+    expect(await siteTransport.listDir('/')).toEqual([{ name: 'dumps', size: 0, isDir: true }]);
+    expect(await clientTransport.listDir('/')).toEqual([{ name: 'other', size: 0, isDir: true }]);
+    expect((await siteTransport.account()).folder).toBe(
+      'My Drive/Plesk Backups/test-host/subscription/example.com',
+    );
+    expect((await clientTransport.account()).folder).toBe('My Drive/Plesk Backups/test-host/customer/jdoe');
+    // Not connecting the server leaves it unconfigured; disconnecting one object leaves the other.
+    expect(await env.connector.transport({ type: 'server', id: null }).isConfigured()).toBe(false);
+    await env.connector.oauth.disconnect(client);
+    expect(await clientTransport.isConfigured()).toBe(false);
+    expect(await siteTransport.stat('/dumps')).toMatchObject({ isDir: true });
+  });
+
+  it('counts its requests by kind exactly as Drive receives them, and its open handles', async () => {
+    env = await startTestEnv();
+    const fd = await env.transport.openFileWrite('/dumps/a.tar');
+    expect(await env.connector.openHandles()).toBe(1);
+    await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'p', 'abc'));
+    await env.connector.closeWrite(fd);
+    expect(await env.connector.openHandles()).toBe(0);
+    await env.transport.listDir('/dumps');
+    const ours = env.connector.requestCounts();
+    const theirs = Object.fromEntries(
+      Object.entries(env.sandbox.counters()).filter(([kind, n]) => n > 0 && kind !== 'oauth.authorize'),
+    );
+    expect(ours).toEqual(theirs);
+  });
+
+  it("keeps refresh tokens in Plesk's Key-Value Storage when secretsStore is plesk", async () => {
+    const settings = join(tmpdir(), `gdrive-fake-plesk-${randomBytes(6).toString('hex')}.json`);
+    const bridge = resolve('test/php/bin/kv-bridge.php');
+    env = await startTestEnv({
+      config: {
+        secretsStore: 'plesk',
+        pleskKvCommand: `env FAKE_PLESK_SETTINGS_FILE=${settings} php ${bridge}`,
+      },
+    });
+    try {
+      expect(existsSync(join(env.dataDir, 'secrets.json'))).toBe(false);
+      const stored = JSON.parse(await readFile(settings, 'utf8')) as Record<string, string>;
+      expect(Object.values(stored)).toContain('["secrets:refresh-token:server"]');
+      expect(Object.values(stored).filter((value) => value.startsWith('$AES-128-CBC$'))).toHaveLength(1);
+      await env.reopen();
+      expect(await env.transport.account()).toMatchObject({ connected: true, email: 'admin@example.com' });
+      await env.transport.createDir('/through-plesk-kv');
+    } finally {
+      await rm(settings, { force: true });
+    }
   });
 });
