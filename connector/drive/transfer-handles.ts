@@ -165,7 +165,14 @@ export class TransferHandles implements HandleOperations {
   async appendFile(fd: string, localFile: string): Promise<number> {
     return this.exclusive(fd, async () => {
       const record = await this.load(fd, 'write');
-      return this.withUploadEnv(fd, record, (env) => appendToUpload(env, record, localFile));
+      try {
+        return await this.withUploadEnv(fd, record, (env) => appendToUpload(env, record, localFile));
+      } catch (error) {
+        // The session is gone on Drive: nothing can finish this handle any more.
+        if (error instanceof GdriveBackupError && error.code === 'upload_session_expired')
+          await this.forget(fd);
+        throw error;
+      }
     });
   }
 
