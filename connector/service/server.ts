@@ -46,7 +46,8 @@ export function buildService({ connector, config, apiToken, log }: ServiceOption
     // Appends and reads of ~100 MiB pieces take as long as the wire needs: no request timeout.
     requestTimeout: 0,
     return503OnClosing: true,
-    forceCloseConnections: false,
+    // JSON clients send JSON types: a string where a number belongs is a bug to report, not to guess.
+    ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<JsonSchemaToTsProvider>();
 
   // POST routes without input (close, check) may come with an empty JSON body from curl/PHP.

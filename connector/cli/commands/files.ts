@@ -1,0 +1,110 @@
+/** `check`, `ls`, `stat`, `mkdir`, `rm`, `rmdir`, `quota`: one hook method each. */
+import { Command } from 'commander';
+import { GdriveBackupError } from '../../errors/errors.js';
+import type { Entry } from '../../transport/types.js';
+import { formatBytes } from '../format.js';
+import { addConfigOptions, withBackend } from '../options.js';
+
+function entryLine(entry: Entry): string {
+  if (entry.isDir) return `d ${'-'.padStart(14)}  ${entry.name}/`;
+  return `- ${String(entry.size).padStart(14)}  ${entry.name}${entry.hash ? `  md5:${entry.hash}` : ''}`;
+}
+
+export function checkCommand(): Command {
+  const command = new Command('check')
+    .description("Run the hook's check(): create, write, read, list and delete a probe; exit 1 on errors")
+    .option('--json', 'print JSON');
+  addConfigOptions(command);
+  return command.action(async (options: Record<string, unknown>) => {
+    await withBackend(options, async (backend, object) => {
+      const result = await backend.check(object);
+      if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        for (const error of result.errors) process.stderr.write(`error: ${error}\n`);
+        for (const warning of result.warnings) process.stdout.write(`warning: ${warning}\n`);
+        if (result.errors.length === 0)
+          process.stdout.write('OK: create, write, read, list and delete work\n');
+      }
+      if (result.errors.length > 0) process.exitCode = 1;
+    });
+  });
+}
+
+export function lsCommand(): Command {
+  const command = new Command('ls')
+    .description("List a directory of the object's folder (listDir)")
+    .argument('[remote]', 'directory, relative to the object folder', '/')
+    .option('--json', 'print JSON');
+  addConfigOptions(command);
+  return command.action(async (remote: string, options: Record<string, unknown>) => {
+    await withBackend(options, async (backend, object) => {
+      const entries = await backend.list(object, remote);
+      if (options.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
+      else for (const entry of entries) process.stdout.write(`${entryLine(entry)}\n`);
+    });
+  });
+}
+
+export function statCommand(): Command {
+  const command = new Command('stat')
+    .description('Show name, size, kind and md5 of a file or directory; exit 1 when absent')
+    .argument('<remote>', 'path relative to the object folder')
+    .option('--json', 'print JSON');
+  addConfigOptions(command);
+  return command.action(async (remote: string, options: Record<string, unknown>) => {
+    await withBackend(options, async (backend, object) => {
+      const entry = await backend.stat(object, remote);
+      if (entry === null) throw new GdriveBackupError('not_found', { path: remote });
+      if (options.json) process.stdout.write(`${JSON.stringify(entry)}\n`);
+      else process.stdout.write(`${entryLine(entry)}\n`);
+    });
+  });
+}
+
+export function mkdirCommand(): Command {
+  const command = new Command('mkdir')
+    .description('Create a directory and its missing parents (createDir)')
+    .argument('<remote>', 'path relative to the object folder');
+  addConfigOptions(command);
+  return command.action(async (remote: string, options: Record<string, unknown>) => {
+    await withBackend(options, (backend, object) => backend.createDir(object, remote));
+  });
+}
+
+export function rmCommand(): Command {
+  const command = new Command('rm')
+    .description('Delete a file permanently (deleteFile)')
+    .argument('<remote>', 'path relative to the object folder');
+  addConfigOptions(command);
+  return command.action(async (remote: string, options: Record<string, unknown>) => {
+    await withBackend(options, (backend, object) => backend.deleteFile(object, remote));
+  });
+}
+
+export function rmdirCommand(): Command {
+  const command = new Command('rmdir')
+    .description('Delete a directory and everything in it permanently (deleteDir)')
+    .argument('<remote>', 'path relative to the object folder');
+  addConfigOptions(command);
+  return command.action(async (remote: string, options: Record<string, unknown>) => {
+    await withBackend(options, (backend, object) => backend.deleteDir(object, remote));
+  });
+}
+
+export function quotaCommand(): Command {
+  const command = new Command('quota')
+    .description('Show total and free Drive space of the connected account (getQuota)')
+    .option('--json', 'print JSON');
+  addConfigOptions(command);
+  return command.action(async (options: Record<string, unknown>) => {
+    await withBackend(options, async (backend, object) => {
+      const quota = await backend.quota(object);
+      if (options.json) process.stdout.write(`${JSON.stringify(quota)}\n`);
+      else if ('total' in quota)
+        process.stdout.write(
+          `total ${quota.total} (${formatBytes(quota.total)}), free ${quota.free} (${formatBytes(quota.free)})\n`,
+        );
+      else process.stdout.write('unlimited or unknown\n');
+    });
+  });
+}

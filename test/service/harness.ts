@@ -1,0 +1,74 @@
+// Shared by the service tests: a sandbox, a data dir, raw HTTP over the socket, the OAuth dance.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { request } from 'node:http';
+import type { ServiceClient } from '../../connector/cli/service-client.js';
+import type { ObjectRef } from '../../connector/transport/object-ref.js';
+
+export interface RawAnswer {
+  status: number;
+  body: unknown;
+  text: string;
+}
+
+/** One request with full control over token, body and content type. */
+export function raw(
+  socketPath: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: string; contentType?: string } = {},
+): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) {
+      headers['content-type'] = options.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(options.body));
+    }
+    const req = request({ socketPath, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body, text });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The real OAuth code flow: start, follow the consent URL (the sandbox approves), finish. */
+export async function connectObject(
+  client: ServiceClient,
+  object: ObjectRef,
+  name?: string,
+): Promise<string> {
+  const redirectUri = 'http://127.0.0.1:9/callback';
+  const { url } = await client.oauthStart(object, name ? { redirectUri, name } : { redirectUri });
+  const answer = await fetch(url, { redirect: 'manual' });
+  const location = new URL(answer.headers.get('location') ?? '');
+  const state = location.searchParams.get('state') ?? '';
+  const code = location.searchParams.get('code') ?? '';
+  return (await client.oauthFinish(object, { state, code })).email;
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function md5(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}

@@ -1,0 +1,389 @@
+// The service on a real unix socket, with the real connector and the sandbox: every route of
+// the design's HTTP API, the token, schema violations, exchange-dir confinement, error shapes.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceClient } from '../../connector/cli/service-client.js';
+import { ConfigError, loadConfig } from '../../connector/config/config.js';
+import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { type RunningService, startService } from '../../connector/service/serve-command.js';
+import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { CONNECTOR_VERSION } from '../../connector/version.js';
+import { connectObject, md5, raw, sha256, sha256File } from './harness.js';
+
+const object: ObjectRef = { type: 'subscription', id: '7' };
+const base = '/v1/objects/subscription:7';
+
+let sandbox: Sandbox;
+let root: string;
+let service: RunningService;
+let client: ServiceClient;
+let socket: string;
+let token: string;
+
+function serviceConfig(dataDir: string, extra: Record<string, string> = {}) {
+  return loadConfig({
+    env: { ...sandbox.env },
+    flags: { dataDir, retryBaseMs: '5', chunkSize: String(256 * 1024), logLevel: 'silent', ...extra },
+    readFile: false,
+  });
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({});
+  root = await mkdtemp(join(tmpdir(), 'gdrive-service-test-'));
+  const config = serviceConfig(join(root, 'data'));
+  service = await startService(config, { log: false });
+  socket = config.socketPath;
+  token = service.apiToken;
+  client = new ServiceClient({ socketPath: socket }, token);
+  await connectObject(client, object, 'example.com');
+});
+
+afterAll(async () => {
+  await client?.close();
+  await service?.stop();
+  await sandbox?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('token and socket', () => {
+  it('answers health with the token, 401 unauthorized without or with a wrong one', async () => {
+    expect(await raw(socket, 'GET', '/v1/health', { token })).toMatchObject({
+      status: 200,
+      body: { ok: true, version: CONNECTOR_VERSION },
+    });
+    for (const bad of [
+      undefined,
+      'wrong',
+      `${token}0`,
+      token.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')),
+    ]) {
+      const answer = await raw(socket, 'GET', '/v1/health', bad === undefined ? {} : { token: bad });
+      expect(answer.status).toBe(401);
+      expect(answer.body).toEqual({
+        error: { code: 'unauthorized', message: expect.stringContaining('api-token'), retryable: false },
+      });
+    }
+    // Routes other than health too.
+    expect((await raw(socket, 'GET', `${base}/account`)).status).toBe(401);
+  });
+
+  it('keeps socket and token private to the owner', async () => {
+    expect((await stat(socket)).mode & 0o777).toBe(0o600);
+    const tokenFile = join(root, 'data', 'api-token');
+    expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+    expect((await readFile(tokenFile, 'utf8')).trim()).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('account and OAuth routes', () => {
+  it('shows the connected account and an unconnected object', async () => {
+    const account = await raw(socket, 'GET', `${base}/account`, { token });
+    expect(account.status).toBe(200);
+    expect(account.body).toMatchObject({ connected: true, email: 'admin@example.com' });
+    expect(await raw(socket, 'GET', '/v1/objects/customer:3/account', { token })).toMatchObject({
+      status: 200,
+      body: { connected: false },
+    });
+  });
+
+  it('refuses a reused state and reports a denied consent', async () => {
+    const { url } = await client.oauthStart(
+      { type: 'customer', id: '3' },
+      { redirectUri: 'http://127.0.0.1:9/cb' },
+    );
+    const state = new URL(url).searchParams.get('state') ?? '';
+    const denied = await raw(socket, 'POST', '/v1/objects/customer:3/oauth/finish', {
+      token,
+      body: JSON.stringify({ state, error: 'access_denied' }),
+    });
+    expect(denied.status).toBe(400);
+    expect(denied.body).toMatchObject({ error: { code: 'oauth_denied', retryable: false } });
+    const reused = await raw(socket, 'POST', '/v1/objects/customer:3/oauth/finish', {
+      token,
+      body: JSON.stringify({ state, code: 'whatever' }),
+    });
+    expect(reused.body).toMatchObject({ error: { code: 'oauth_state_invalid' } });
+    // Neither code nor error: the schema refuses it.
+    const neither = await raw(socket, 'POST', '/v1/objects/customer:3/oauth/finish', {
+      token,
+      body: JSON.stringify({ state }),
+    });
+    expect(neither.status).toBe(400);
+    expect(neither.body).toMatchObject({ error: { code: 'bad_request' } });
+  });
+
+  it('disconnects an object (204) and then reports it unconnected', async () => {
+    const other: ObjectRef = { type: 'reseller', id: '4' };
+    await connectObject(client, other);
+    const gone = await raw(socket, 'DELETE', '/v1/objects/reseller:4/account', { token });
+    expect(gone.status).toBe(204);
+    expect(gone.text).toBe('');
+    expect(await client.account(other)).toEqual({ connected: false });
+    const refused = await raw(socket, 'GET', '/v1/objects/reseller:4/list?path=/', { token });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ error: { code: 'not_connected' } });
+  });
+});
+
+describe('file routes', () => {
+  it('check and quota', async () => {
+    expect(await raw(socket, 'POST', `${base}/check`, { token })).toMatchObject({
+      status: 200,
+      body: { errors: [], warnings: [] },
+    });
+    const quota = await raw(socket, 'GET', `${base}/quota`, { token });
+    expect(quota.status).toBe(200);
+    expect(quota.body).toMatchObject({ total: expect.any(Number), free: expect.any(Number) });
+  });
+
+  it('creates, stats, lists and deletes directories', async () => {
+    const made = await raw(socket, 'POST', `${base}/dirs`, { token, body: JSON.stringify({ path: '/a/b' }) });
+    expect(made.status).toBe(201);
+    expect(
+      await raw(socket, 'GET', `${base}/stat?path=${encodeURIComponent('/a/b')}`, { token }),
+    ).toMatchObject({
+      status: 200,
+      body: { name: 'b', isDir: true },
+    });
+    expect((await raw(socket, 'GET', `${base}/list?path=/a`, { token })).body).toEqual([
+      { name: 'b', size: 0, isDir: true },
+    ]);
+    expect((await raw(socket, 'DELETE', `${base}/dirs?path=/a`, { token })).status).toBe(204);
+    const missing = await raw(socket, 'GET', `${base}/stat?path=/a`, { token });
+    expect(missing.status).toBe(404);
+    expect(missing.body).toEqual({
+      error: { code: 'not_found', message: expect.stringContaining('/a'), retryable: false },
+    });
+    expect(await client.stat(object, '/a')).toBeNull();
+  });
+
+  it('writes a file in appends, verifies it, reads it back from an offset in pieces, deletes it', async () => {
+    const data = randomBytes(700_001);
+    const pieces = [data.subarray(0, 300_000), data.subarray(300_000, 300_001), data.subarray(300_001)];
+    const exchange = await mkdtemp(join(tmpdir(), 'gdrive-service-exchange-'));
+    try {
+      await client.createDir(object, '/dumps');
+      const opened = await raw(socket, 'POST', `${base}/writes`, {
+        token,
+        body: JSON.stringify({ path: '/dumps/backup.tar' }),
+      });
+      expect(opened.status).toBe(200);
+      const fd = (opened.body as { fd: string }).fd;
+      for (const [index, piece] of pieces.entries()) {
+        const local = join(exchange, `piece-${index}`);
+        await writeFile(local, piece);
+        const appended = await raw(socket, 'POST', `/v1/writes/${fd}/append`, {
+          token,
+          body: JSON.stringify({ localFile: local }),
+        });
+        expect(appended).toMatchObject({ status: 200, body: { bytes: piece.length } });
+      }
+      const closed = await raw(socket, 'POST', `/v1/writes/${fd}/close`, { token });
+      expect(closed).toMatchObject({
+        status: 200,
+        body: { size: data.length, md5: md5(data), sha256: sha256(data) },
+      });
+      const entry = await client.stat(object, '/dumps/backup.tar');
+      expect(entry).toEqual({ name: 'backup.tar', size: data.length, isDir: false, hash: md5(data) });
+      const item = sandbox.items().find((i) => i.name === 'backup.tar' && !i.trashed);
+      expect(await sha256File(sandbox.contentPath(item!.id))).toBe(sha256(data));
+      expect(await client.list(object, '/dumps')).toEqual([entry]);
+
+      const readFd = (
+        (
+          await raw(socket, 'POST', `${base}/reads`, {
+            token,
+            body: JSON.stringify({ path: '/dumps/backup.tar', offset: 1000 }),
+          })
+        ).body as { fd: string }
+      ).fd;
+      const first = join(exchange, 'r1');
+      expect(
+        await raw(socket, 'POST', `/v1/reads/${readFd}/read`, {
+          token,
+          body: JSON.stringify({ localFile: first, size: 50_000 }),
+        }),
+      ).toMatchObject({ status: 200, body: { bytes: 50_000 } });
+      expect((await readFile(first)).equals(data.subarray(1000, 51_000))).toBe(true);
+      const rest = join(exchange, 'r2');
+      expect(await client.read(readFd, rest, null)).toBe(data.length - 51_000);
+      expect((await readFile(rest)).equals(data.subarray(51_000))).toBe(true);
+      expect(await client.read(readFd, join(exchange, 'r3'), 10)).toBe(0);
+      expect((await raw(socket, 'POST', `/v1/reads/${readFd}/close`, { token })).status).toBe(204);
+
+      expect((await raw(socket, 'DELETE', `${base}/files?path=/dumps/backup.tar`, { token })).status).toBe(
+        204,
+      );
+      const again = await raw(socket, 'DELETE', `${base}/files?path=/dumps/backup.tar`, { token });
+      expect(again.status).toBe(404);
+      expect(again.body).toMatchObject({ error: { code: 'not_found' } });
+    } finally {
+      await rm(exchange, { recursive: true, force: true });
+    }
+  });
+
+  it('answers unknown_handle for an unknown fd', async () => {
+    const exchange = join(tmpdir(), `gdrive-unknown-${process.pid}`);
+    await writeFile(exchange, 'x');
+    try {
+      for (const path of ['/v1/writes/w-00000000000000000000000000000000/append', '/v1/reads/r-0000/read']) {
+        const answer = await raw(socket, 'POST', path, {
+          token,
+          body: JSON.stringify({ localFile: exchange }),
+        });
+        expect(answer.status).toBe(404);
+        expect(answer.body).toMatchObject({ error: { code: 'unknown_handle', retryable: false } });
+      }
+      expect((await raw(socket, 'POST', '/v1/writes/w-nope/close', { token })).body).toMatchObject({
+        error: { code: 'unknown_handle' },
+      });
+    } finally {
+      await rm(exchange, { force: true });
+    }
+  });
+});
+
+describe('exchange directories', () => {
+  let fd: string;
+  let readFd: string;
+  let exchange: string;
+
+  beforeAll(async () => {
+    exchange = await mkdtemp(join(tmpdir(), 'gdrive-confine-'));
+    await writeFile(join(exchange, 'small'), 'hello');
+    fd = await client.openWrite(object, '/confined.bin');
+    await client.append(fd, join(exchange, 'small'));
+    await client.closeWrite(fd);
+    fd = await client.openWrite(object, '/confined-2.bin');
+    readFd = await client.openRead(object, '/confined.bin', 0);
+  });
+
+  afterAll(async () => {
+    await rm(exchange, { recursive: true, force: true });
+  });
+
+  const outside = () => [
+    '/etc/passwd',
+    'relative/file',
+    `${tmpdir()}/../etc/passwd`,
+    join(exchange, '..', '..', 'etc', 'hostname'),
+    join(exchange, 'link-out'),
+    join(exchange, 'dir-link', 'passwd'),
+  ];
+
+  it('refuses appends from files outside them, symlinks and .. included', async () => {
+    await symlink('/etc/passwd', join(exchange, 'link-out'));
+    await symlink('/etc', join(exchange, 'dir-link'));
+    for (const localFile of outside()) {
+      const answer = await raw(socket, 'POST', `/v1/writes/${fd}/append`, {
+        token,
+        body: JSON.stringify({ localFile }),
+      });
+      expect(answer.status, localFile).toBe(403);
+      expect(answer.body).toMatchObject({ error: { code: 'local_file_forbidden', retryable: false } });
+    }
+    // Inside is fine, also through `..` that stays inside.
+    const inside = join(exchange, 'sub', '..', 'small');
+    await writeFile(join(exchange, 'small'), 'hello');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(join(exchange, 'sub'));
+    expect(await client.append(fd, inside)).toBe(5);
+  });
+
+  it('refuses reads into files outside them (the target may not exist yet)', async () => {
+    for (const localFile of [...outside(), '/root/not-there-yet']) {
+      const answer = await raw(socket, 'POST', `/v1/reads/${readFd}/read`, {
+        token,
+        body: JSON.stringify({ localFile, size: 1 }),
+      });
+      expect(answer.status, localFile).toBe(403);
+      expect(answer.body).toMatchObject({ error: { code: 'local_file_forbidden' } });
+    }
+    expect((await readFile('/etc/passwd', 'utf8')).length).toBeGreaterThan(0);
+    expect(await client.read(readFd, join(exchange, 'new-file'), 5)).toBe(5);
+    expect(await readFile(join(exchange, 'new-file'), 'utf8')).toBe('hello');
+  });
+});
+
+describe('bad requests', () => {
+  it('names the field a schema violation is about', async () => {
+    const cases: Array<[string, string, string | undefined, RegExp]> = [
+      ['POST', `${base}/writes`, '{}', /path/],
+      ['POST', `${base}/writes`, '{"path": 5}', /path/],
+      ['POST', `${base}/reads`, '{"path": "/x", "offset": -1}', /offset/],
+      ['POST', `${base}/reads`, '{"path": "/x", "offset": "abc"}', /offset/],
+      ['POST', `${base}/reads`, '{"path": "/x"}', /offset/],
+      ['GET', `${base}/stat`, undefined, /path/],
+      ['POST', `${base}/oauth/start`, '{}', /redirectUri/],
+      ['POST', '/v1/reads/r-1/read', '{"localFile": "/tmp/x", "size": "much"}', /size/],
+    ];
+    for (const [method, path, body, field] of cases) {
+      const answer = await raw(socket, method, path, body === undefined ? { token } : { token, body });
+      expect(answer.status, `${method} ${path} ${body}`).toBe(400);
+      const error = (answer.body as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe('bad_request');
+      expect(error.message).toMatch(field);
+      expect(error.message).toMatch(/^The request is invalid: .+\.$/);
+    }
+  });
+
+  it('refuses malformed JSON, invalid objects and paths, unknown routes', async () => {
+    expect((await raw(socket, 'POST', `${base}/dirs`, { token, body: '{"path": ' })).body).toMatchObject({
+      error: { code: 'bad_request' },
+    });
+    const badObject = await raw(socket, 'GET', '/v1/objects/planet:1/list?path=/', { token });
+    expect(badObject.status).toBe(400);
+    expect(badObject.body).toMatchObject({ error: { code: 'invalid_object' } });
+    const traversal = await raw(socket, 'GET', `${base}/list?path=${encodeURIComponent('/a/../../b')}`, {
+      token,
+    });
+    expect(traversal.status).toBe(400);
+    expect(traversal.body).toMatchObject({ error: { code: 'invalid_path' } });
+    const unknown = await raw(socket, 'GET', '/v2/everything', { token });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({
+      error: { code: 'unknown_route', message: expect.stringContaining('/v2/everything') },
+    });
+  });
+});
+
+describe('loopback TCP', () => {
+  it('serves on 127.0.0.1:0 and refuses non-loopback hosts', async () => {
+    const config = serviceConfig(join(root, 'tcp'), { listen: '127.0.0.1:0' });
+    const tcp = await startService(config, { log: false });
+    try {
+      expect(tcp.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const answer = await fetch(`${tcp.address}/v1/health`, {
+        headers: { authorization: `Bearer ${tcp.apiToken}` },
+      });
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ ok: true, version: CONNECTOR_VERSION });
+      expect((await fetch(`${tcp.address}/v1/health`)).status).toBe(401);
+    } finally {
+      await tcp.stop();
+    }
+    const open = serviceConfig(join(root, 'tcp2'), { listen: '0.0.0.0:0' });
+    await expect(startService(open, { log: false })).rejects.toThrow(ConfigError);
+    await expect(startService(open, { log: false })).rejects.toThrow(/loopback/);
+  });
+
+  it('stops by itself after the idle timeout when no handle is open', async () => {
+    const config = serviceConfig(join(root, 'idle'), { idleTimeout: '1' });
+    const idle = await startService(config, { log: false });
+    const began = Date.now();
+    let stoppedByIdle = false;
+    await Promise.race([
+      idle.stopped.then(() => {
+        stoppedByIdle = true;
+      }),
+      new Promise((resolve) => setTimeout(resolve, 10_000)),
+    ]);
+    expect(stoppedByIdle).toBe(true);
+    expect(Date.now() - began).toBeGreaterThanOrEqual(900);
+    await expect(stat(config.socketPath)).rejects.toThrow();
+  });
+});
