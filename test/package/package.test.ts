@@ -114,6 +114,21 @@ describe('the bundled connector, run with plain node outside the project', () =>
     expect(out).toContain(version);
   });
 
+  it('runs the demo (sandbox, service, backup and restore through the HTTP API, verified)', () => {
+    // Proves the bundle carries everything Drive, OAuth and the stores need, not only --version.
+    const out = execFileSync(
+      process.execPath,
+      [bundle, 'demo', '--size-mib', '8', '--piece-size', '1048576'],
+      {
+        cwd: work,
+        env,
+        encoding: 'utf8',
+        timeout: 90_000,
+      },
+    );
+    expect(out).toMatch(/checksums\s+\d+ verified/);
+  });
+
   it('serves GET /v1/health on a unix socket with the token from <data dir>/api-token', async () => {
     const socket = join(dataDir, 'c.sock');
     const tokenFile = join(dataDir, 'api-token');
