@@ -107,7 +107,13 @@ describe('npm run package', () => {
 
 describe('the bundled connector, run with plain node outside the project', () => {
   const bundle = join(unpacked, 'plib/connector/gdrive-backup.mjs');
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, GDRIVE_BACKUP_LOG_LEVEL: 'warn' };
+  // HOME and TMPDIR inside the test's dir: whatever the connector leaves goes with it.
+  const env = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: work,
+    TMPDIR: work,
+    GDRIVE_BACKUP_LOG_LEVEL: 'warn',
+  };
 
   it('prints its version', () => {
     const out = execFileSync(process.execPath, [bundle, '--version'], { cwd: work, env, encoding: 'utf8' });
