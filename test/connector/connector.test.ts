@@ -1,7 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnector } from '../../connector/connector.js';
@@ -40,6 +41,30 @@ describe('createConnector', () => {
     await env.connector.close(); // twice is harmless
     const third = await createConnector(env.config);
     await third.close();
+  });
+
+  it('takes over at once the lock of a killed process, but not of a live one', async () => {
+    env = await startTestEnv({ connect: false });
+    await env.connector.close();
+    // What a connector killed with SIGKILL leaves: the lock dir and its owner record.
+    const fakeLock = async (pid: number) => {
+      await mkdir(join(env!.dataDir, 'lock'), { recursive: true });
+      await writeFile(join(env!.dataDir, 'lock.owner'), JSON.stringify({ pid, host: hostname() }));
+    };
+    const exited = spawnSync('true').pid!;
+    await fakeLock(exited);
+    const taken = await createConnector(env.config);
+    await taken.close();
+
+    const alive = spawn('sleep', ['30']);
+    try {
+      await fakeLock(alive.pid!);
+      await expect(createConnector(env.config)).rejects.toMatchObject({ code: 'data_dir_locked' });
+    } finally {
+      alive.kill();
+    }
+    await rm(join(env.dataDir, 'lock'), { recursive: true });
+    env.connector = await createConnector(env.config);
   });
 
   it('keeps objects apart: own folders, own accounts', async () => {
