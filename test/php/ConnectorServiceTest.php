@@ -108,6 +108,25 @@ final class ConnectorServiceTest extends PleskTestCase
         self::assertTrue($started);
     }
 
+    public function testFilesMadeByRootGoToTheDataDirOwner(): void
+    {
+        if (posix_geteuid() !== 0) {
+            self::markTestSkipped('needs root, like a backup started by Plesk');
+        }
+        mkdir("$this->work/data", 0700);
+        chown("$this->work/data", 65534);
+        $ready = "$this->work/ready";
+        $service = $this->service(sprintf("import { writeFileSync } from 'node:fs'; writeFileSync(%s, 'x'); setTimeout(() => {}, 60000);\n", json_encode($ready)));
+        try {
+            $service->start(static fn (): bool => is_file($ready));
+            foreach (['connector.log', 'connector.pid', 'connector.start.lock'] as $file) {
+                self::assertSame(65534, fileowner("$this->work/data/$file"), $file);
+            }
+        } finally {
+            self::assertTrue($service->stop());
+        }
+    }
+
     public function testAServiceThatDiesAtOnceIsReportedWithItsLog(): void
     {
         $service = $this->service("console.error('boom: bad setting'); process.exit(2);\n");

@@ -10,6 +10,17 @@ final class ScriptsTest extends PleskTestCase
         require PLIB . '/scripts/post-install.php';
         self::assertDirectoryExists($this->varDir . '/connector');
         self::assertSame(0700, fileperms($this->varDir . '/connector') & 0777);
+        self::assertSame(fileowner($this->varDir), fileowner($this->varDir . '/connector'));
+    }
+
+    public function testPostInstallAsRootGivesTheDataDirToThePanelUser(): void
+    {
+        if (posix_geteuid() !== 0) {
+            self::markTestSkipped('Plesk runs post-install as root');
+        }
+        chown($this->varDir, 65534);
+        require PLIB . '/scripts/post-install.php';
+        self::assertSame(65534, fileowner($this->varDir . '/connector'));
     }
 
     public function testPreUninstallStopsTheServiceAndKeepsItsData(): void

@@ -116,7 +116,10 @@ final class Modules_GoogleDriveBackup_ConnectorService
         if (!is_dir($this->dataDir) && !@mkdir($this->dataDir, 0700, true) && !is_dir($this->dataDir)) {
             throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $this->dataDir]));
         }
-        $lock = @fopen($this->dataDir . '/connector.start.lock', 'c');
+        $lockPath = $this->dataDir . '/connector.start.lock';
+        // flock needs no write access: a lock file made by the other user still serves.
+        $lock = @fopen($lockPath, 'c') ?: @fopen($lockPath, 'r');
+        $this->adopt($lockPath);
         if ($lock === false) {
             throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $this->dataDir]));
         }
@@ -180,6 +183,8 @@ final class Modules_GoogleDriveBackup_ConnectorService
             '--secrets-store', $this->secretsStore,
         ];
         $command = implode(' ', array_map('escapeshellarg', $args));
+        touch($this->logPath());
+        $this->adopt($this->logPath());
         $log = escapeshellarg($this->logPath());
         // Without job control the background job keeps the shell's process group, so setsid
         // does not fork and $! is the service's own pid.
@@ -193,8 +198,25 @@ final class Modules_GoogleDriveBackup_ConnectorService
         fclose($pipes[1]);
         proc_close($process);
         file_put_contents($this->pidPath(), $pid . "\n");
+        $this->adopt($this->pidPath());
         pm_Log::info("Started the Google Drive connector service (pid $pid, data dir {$this->dataDir})");
         return $pid;
+    }
+
+    /**
+     * Root (a backup) gives the files it makes in the data dir to the dir's owner (the panel's
+     * user), so that whoever starts the service next can append to the log and take the lock.
+     */
+    private function adopt(string $path): void
+    {
+        if (!function_exists('posix_geteuid') || posix_geteuid() !== 0 || !file_exists($path)) {
+            return;
+        }
+        $owner = fileowner($this->dataDir);
+        if ($owner !== false && $owner !== 0 && fileowner($path) !== $owner) {
+            @chown($path, $owner);
+            @chgrp($path, (int) filegroup($this->dataDir));
+        }
     }
 
     /** @return array<string, string> */

@@ -27,9 +27,15 @@ class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transpor
         $this->object = Modules_GoogleDriveBackup_BackupObject::fromHook($objectType, $objectId);
     }
 
+    /** Not when the connector cannot say: check(), run before every backup, tells why. */
     public function isConfigured()
     {
-        return (bool) ($this->client()->account($this->object->ref())['connected'] ?? false);
+        try {
+            return (bool) ($this->client()->account($this->object->ref())['connected'] ?? false);
+        } catch (pm_Exception $error) {
+            pm_Log::err('Google Drive storage of ' . $this->object->ref() . ': ' . $error->getMessage());
+            return false;
+        }
     }
 
     public function check()
@@ -139,7 +145,12 @@ class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transpor
 
     public function getQuota()
     {
-        $quota = $this->client()->quota($this->object->ref());
+        try {
+            $quota = $this->client()->quota($this->object->ref());
+        } catch (pm_Exception $error) {
+            pm_Log::warn('No Google Drive quota for ' . $this->object->ref() . ': ' . $error->getMessage());
+            return [];
+        }
         return isset($quota['total'], $quota['free']) ? ['total' => (int) $quota['total'], 'free' => (int) $quota['free']] : [];
     }
 
