@@ -1,0 +1,197 @@
+// A connector restarted between calls carries on with the same fd: a new TransferHandles over a
+// new state store opened on the same file and the same data dir. Also: a call cut off in the
+// middle and repeated, abandoned handles purged, and read handles resumed.
+import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
+import { spoolDir } from '../../connector/drive/spool.js';
+import {
+  bytesOf,
+  type DataPathEnv,
+  itemNamed,
+  localFile,
+  md5,
+  sha256,
+  sha256OfFile,
+  startDataPath,
+} from './data-path-fixture.js';
+
+const KIB = 1024;
+const CHUNK = 256 * KIB;
+
+describe('restart', () => {
+  let env: DataPathEnv;
+  beforeEach(async () => {
+    env = await startDataPath({ config: { chunkSize: CHUNK } });
+  });
+  afterEach(async () => {
+    await env.close();
+  });
+
+  /**
+   * Runs `call` as if the process died after it sent its chunks but before it kept its record:
+   * the record and the kept tail of before the call come back, Drive keeps what it got.
+   */
+  async function cutOff(fd: string, call: () => Promise<unknown>): Promise<void> {
+    const before = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    const dir = spoolDir(env.dataDir, fd);
+    const tails = new Map<string, Buffer>();
+    for (const name of await readdir(dir).catch(() => [])) tails.set(name, await readFile(join(dir, name)));
+    await call();
+    const after = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    expect(after.offset).toBeGreaterThan(before.appended - before.tailLength);
+    await mkdir(dir, { recursive: true });
+    for (const [name, bytes] of tails) await writeFile(join(dir, name), bytes, { mode: 0o600 });
+    await env.state.set(`transfer:${fd}`, { ...before, sessionUri: after.sessionUri, offset: after.offset });
+  }
+
+  const open = (name: string) =>
+    env.handles.openWrite({ object: env.object, path: `/${name}`, parentId: env.folderId, name });
+
+  const cases: Array<[string, number]> = [
+    ['before any byte was sent (tail only, no session)', 1000],
+    ['with a session and a kept tail', CHUNK + 77_777],
+    ['with a full chunk held back', 2 * CHUNK],
+  ];
+  for (const [label, first] of cases) {
+    it(`finishes the same fd after a restart between two appends, ${label}`, async () => {
+      const bytes = bytesOf(first + CHUNK + 4321, first);
+      const fd = await open('restarted.bin');
+      await env.handles.appendFile(fd, await localFile(env, 'p1', bytes.subarray(0, first)));
+      const before = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+      expect(before.appended).toBe(first);
+      expect(before.tailLength).toBeGreaterThan(0);
+      // The tail waits on disk, private.
+      const tails = await readdir(spoolDir(env.dataDir, fd));
+      expect(tails).toEqual([`tail-${first - before.tailLength}`]);
+      expect((await stat(join(spoolDir(env.dataDir, fd), tails[0]!))).mode & 0o777).toBe(0o600);
+
+      const handles = await env.restart();
+      expect(await handles.openCount()).toBe(1);
+      await handles.appendFile(fd, await localFile(env, 'p2', bytes.subarray(first)));
+      const result = await handles.closeWrite(fd);
+      expect(result).toEqual({ size: bytes.length, md5: md5(bytes), sha256: sha256(bytes) });
+      expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, 'restarted.bin').id))).toBe(
+        sha256(bytes),
+      );
+      expect(await handles.openCount()).toBe(0);
+      await expect(stat(spoolDir(env.dataDir, fd))).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+  }
+
+  it('finishes after a restart right before closeWrite', async () => {
+    const bytes = bytesOf(3 * CHUNK + 5, 9);
+    const fd = await open('close-after-restart.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'c1', bytes));
+    const handles = await env.restart();
+    expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
+  });
+
+  it('a call cut off after Drive got some of its chunks, repeated after the restart, still verifies', async () => {
+    const bytes = bytesOf(6 * CHUNK + 999, 10);
+    const first = CHUNK + 100;
+    const fd = await open('cut-off.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'x1', bytes.subarray(0, first)));
+    const second = await localFile(env, 'x2', bytes.subarray(first));
+    await cutOff(fd, () => env.handles.appendFile(fd, second));
+    const handles = await env.restart();
+    env.sandbox.resetCounters();
+    // The caller repeats the call: what Drive already has is not sent again.
+    await handles.appendFile(fd, second);
+    expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
+    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, 'cut-off.bin').id))).toBe(sha256(bytes));
+    // One PUT of the first window (Drive answers with its offset, further on), the last chunk.
+    expect(env.sandbox.counters()['upload.chunk']).toBe(2);
+  });
+
+  it('a cut-off call followed by different bytes fails verification instead of storing a wrong file', async () => {
+    const bytes = bytesOf(4 * CHUNK + 1, 11);
+    const fd = await open('diverged.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'd1', bytes.subarray(0, 1000)));
+    const d2 = await localFile(env, 'd2', bytes.subarray(1000));
+    await cutOff(fd, () => env.handles.appendFile(fd, d2));
+    const handles = await env.restart();
+    const other = bytesOf(bytes.length - 1000, 12);
+    await handles.appendFile(fd, await localFile(env, 'd3', other));
+    await expect(handles.closeWrite(fd)).rejects.toMatchObject({ code: 'verification_failed' });
+    expect(env.sandbox.items().filter((i) => i.name === 'diverged.bin')).toHaveLength(0);
+  });
+
+  it('ignores a tail written by a call whose record was never kept', async () => {
+    const bytes = bytesOf(2 * CHUNK + 10, 13);
+    const fd = await open('orphan-tail.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'o1', bytes.subarray(0, 500)));
+    const o2 = await localFile(env, 'o2', bytes.subarray(500, CHUNK + 600));
+    await cutOff(fd, () => env.handles.appendFile(fd, o2));
+    // Both the old tail and the one of the cut-off call are on disk.
+    expect((await readdir(spoolDir(env.dataDir, fd))).sort()).toEqual(['tail-0', `tail-${CHUNK}`]);
+    const handles = await env.restart();
+    await handles.appendFile(fd, o2);
+    await handles.appendFile(fd, await localFile(env, 'o3', bytes.subarray(CHUNK + 600)));
+    expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
+  });
+
+  it('resumes a whole-file read after a restart and still verifies its md5', async () => {
+    const bytes = bytesOf(3 * CHUNK + 3, 14);
+    const fd = await open('read-me.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'r', bytes));
+    await env.handles.closeWrite(fd);
+    const id = itemNamed(env, 'read-me.bin').id;
+    const rfd = await env.handles.openRead({
+      object: env.object,
+      path: '/read-me.bin',
+      fileId: id,
+      size: bytes.length,
+      md5: md5(bytes),
+      offset: 0,
+    });
+    const a = join(env.workDir, 'ra');
+    expect(await env.handles.readFile(rfd, a, CHUNK)).toBe(CHUNK);
+    const handles = await env.restart();
+    const b = join(env.workDir, 'rb');
+    expect(await handles.readFile(rfd, b, null)).toBe(bytes.length - CHUNK);
+    expect(Buffer.concat([await readFile(a), await readFile(b)]).equals(bytes)).toBe(true);
+    await handles.closeRead(rfd);
+  });
+
+  it('purges handles older than the session lifetime, with their kept tails', async () => {
+    const fd = await open('abandoned.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'ab', bytesOf(5000, 15)));
+    const rfd = await env.handles.openRead({
+      object: env.object,
+      path: '/x',
+      fileId: 'x',
+      size: 1,
+      offset: 0,
+    });
+    const young = await open('young.bin');
+    const record = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    const eightDays = 8 * 24 * 3600 * 1000;
+    await env.state.set(`transfer:${fd}`, { ...record, createdAt: record.createdAt - eightDays });
+    const index = (await env.state.get<Record<string, number>>('transfer-index'))!;
+    await env.state.set('transfer-index', {
+      ...index,
+      [fd]: index[fd]! - eightDays,
+      [rfd]: index[rfd]! - eightDays,
+    });
+    // A spool nobody owns, old enough.
+    const strayDir = spoolDir(env.dataDir, `w-${'a'.repeat(32)}`);
+    await mkdir(strayDir, { recursive: true });
+    const old = new Date(Date.now() - eightDays);
+    await utimes(strayDir, old, old);
+
+    // A restarted connector purges at construction.
+    const handles = await env.restart();
+    expect(await handles.openCount()).toBe(1);
+    await expect(handles.appendFile(fd, await localFile(env, 'ab2', bytesOf(1)))).rejects.toMatchObject({
+      code: 'unknown_handle',
+    });
+    await expect(handles.closeRead(rfd)).rejects.toMatchObject({ code: 'unknown_handle' });
+    await expect(stat(spoolDir(env.dataDir, fd))).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(stat(strayDir)).rejects.toMatchObject({ code: 'ENOENT' });
+    await handles.appendFile(young, await localFile(env, 'y', bytesOf(10, 16)));
+    expect((await handles.closeWrite(young)).size).toBe(10);
+    expect(await handles.purgeStale(0)).toBe(0);
+  });
+});
