@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { KeyvFile } from 'keyv-file';
-import { type Config, loadConfig } from '../../connector/config/config.js';
+import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
 import type { DriveHttp } from '../../connector/drive/drive-http.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
@@ -37,7 +37,7 @@ export interface DataPathEnv {
 }
 
 export interface DataPathOptions {
-  config?: Partial<Record<keyof Config, string | number>>;
+  config?: ConfigOverrides;
   sandbox?: SandboxOptions;
 }
 
