@@ -119,6 +119,29 @@ final class BackupTransportTest extends EndToEndCase
         self::assertMatchesRegularExpression('#^Google Drive: \S+@\S+, folder My Drive/.+/subscription/example\.com$#', $hook->getDescription());
     }
 
+    public function testAKilledServiceIsStartedAgainAndTheWriteCarriesOn(): void
+    {
+        self::connect('reseller', 2);
+        $hook = self::hook('reseller', 2);
+        $data = self::data(2 * self::PIECE + 5, 'k');
+        $fd = $hook->openFileWrite('backup_2611270700.tar');
+        $hook->appendFile($fd, $this->localFile(substr($data, 0, self::PIECE)));
+
+        $service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
+        $pid = (int) file_get_contents($service->pidPath());
+        posix_kill($pid, SIGKILL);
+        for ($i = 0; $i < 100 && is_file("/proc/$pid/stat") && !str_contains((string) file_get_contents("/proc/$pid/stat"), ') Z'); $i++) {
+            usleep(20_000);
+        }
+        self::assertFileExists($service->socketPath(), 'a killed service leaves its socket behind');
+
+        // The next call finds nothing listening, starts the service and goes on with the same fd.
+        $hook->appendFile($fd, $this->localFile(substr($data, self::PIECE)));
+        self::assertNotSame($pid, (int) file_get_contents($service->pidPath()));
+        $hook->closeFile($fd);
+        self::assertSame(md5($data), $hook->stat('backup_2611270700.tar')['hash']);
+    }
+
     public function testBadInputGetsClearMessages(): void
     {
         self::connect('subscription', 13);

@@ -50,9 +50,15 @@ final class Sandbox
         throw new RuntimeException('The sandbox did not print ready; its log: ' . @file_get_contents($this->dir . '.log'));
     }
 
+    /** The node on PATH, as an absolute path (the extension's `node-binary` setting wants one). */
     public static function node(): string
     {
-        return PHP_OS_FAMILY === 'Linux' && is_executable('/usr/bin/node') ? '/usr/bin/node' : 'node';
+        foreach (explode(PATH_SEPARATOR, (string) getenv('PATH')) as $dir) {
+            if ($dir !== '' && is_file("$dir/node") && is_executable("$dir/node")) {
+                return "$dir/node";
+            }
+        }
+        throw new RuntimeException('node is not on PATH');
     }
 
     /**
