@@ -446,7 +446,7 @@ export async function filesDownload(
       sent += piece.length;
       if (sent >= cutAfter) {
         await new Promise<void>((resolve) => ex.res.write('', () => resolve()));
-        ex.req.socket.destroy();
+        ex.socket.destroy();
         return;
       }
     }

@@ -304,6 +304,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       url,
       kind: found?.kind ?? 'files.get',
       shaper: shaping.forSocket(req.socket),
+      socket: req.socket,
       fault: null,
     };
     try {
@@ -332,7 +333,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         await sendError(ex, error);
         return;
       }
-      if (req.destroyed || req.socket.destroyed) return;
+      if (req.destroyed || ex.socket.destroyed) return;
       await sendJson(ex, 500, {
         error: { code: 500, message: `Sandbox failure: ${(error as Error).message}`, errors: [] },
       });

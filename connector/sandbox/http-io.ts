@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RequestKind } from './drive-sandbox.js';
 import type { FaultKind } from './faults.js';
 import type { ConnectionShaper } from './shaping.js';
@@ -15,6 +16,8 @@ export interface Exchange {
   readonly url: URL;
   readonly kind: RequestKind;
   readonly shaper: ConnectionShaper;
+  /** Kept apart: IncomingMessage drops its socket reference once destroyed. */
+  readonly socket: Socket;
   /** The fault chosen for this request, for handlers that act it out themselves (reset, short308). */
   fault: FaultKind | null;
 }
@@ -181,7 +184,7 @@ export async function resetMidBody(ex: Exchange): Promise<void> {
       if (seen >= want) break;
     }
   }
-  ex.req.socket.destroy();
+  ex.socket.destroy();
 }
 
 /** Boolean query parameters as Google reads them: absent = false, only `true`/`false` accepted. */

@@ -105,7 +105,7 @@ describe('files and folders', () => {
     expect(not.body.files).toEqual([{ id: file.body.id }]);
     expect(
       (
-        await h.json('drive/v3/files/' + f1, {
+        await h.json(`drive/v3/files/${f1}`, {
           method: 'PATCH',
           headers: { 'content-type': 'application/json' },
           body: '{"trashed":true}',

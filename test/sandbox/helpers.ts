@@ -109,11 +109,11 @@ export function putChunk(h: Harness, session: string, range: string, body: Uint8
 export function pattern(size: number, seed = 1): Buffer {
   const out = Buffer.alloc(size);
   let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i += 4) {
+  for (let i = 0; i + 4 <= size; i += 4) {
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    out.writeUInt32LE(x >>> 0, i <= size - 4 ? i : 0);
+    out.writeUInt32LE(x >>> 0, i);
   }
   for (let i = size - (size % 4); i < size; i += 1) out[i] = i & 0xff;
   return out;
