@@ -30,11 +30,6 @@ final class Modules_GoogleDriveBackup_ConnectorClient
         return new self(Modules_GoogleDriveBackup_ConnectorService::fromContext());
     }
 
-    public function service(): Modules_GoogleDriveBackup_ConnectorService
-    {
-        return $this->service;
-    }
-
     /** @return array{ok: bool, version: string} */
     public function health(): array
     {

@@ -51,11 +51,4 @@ abstract class PleskTestCase extends TestCase
         }
         @rmdir($dir);
     }
-
-    /** A settings page request as Plesk's storage settings controller would get it. */
-    protected static function request(array $params = [], string $uri = '/admin/backup/remote-storage/ext/google-drive-backup?type=server'): Zend_Controller_Request_Http
-    {
-        $query = http_build_query($params);
-        return new Zend_Controller_Request_Http($params, [], $uri . ($query === '' ? '' : (str_contains($uri, '?') ? '&' : '?') . $query));
-    }
 }
