@@ -1,0 +1,94 @@
+// Drive requests the data path spends, counted by the sandbox: N files of c chunks into an
+// existing folder cost N x (c + 1) upload requests (one session start, one PUT per chunk), with
+// nothing else; reads cost one GET per range.
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RequestKind } from '../../connector/sandbox/drive-sandbox.js';
+import {
+  bytesOf,
+  cut,
+  type DataPathEnv,
+  itemNamed,
+  md5,
+  startDataPath,
+  upload,
+} from './data-path-fixture.js';
+
+const KIB = 1024;
+const CHUNK = 256 * KIB;
+
+function nonZero(counts: Record<RequestKind, number>): Partial<Record<RequestKind, number>> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+}
+
+describe('request counts', () => {
+  let env: DataPathEnv;
+  beforeAll(async () => {
+    env = await startDataPath({
+      config: { chunkSize: CHUNK, downloadRangeSize: 128 * KIB, downloadStreams: 4 },
+    });
+  });
+  beforeEach(() => env.sandbox.resetCounters());
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('opening handles costs no request', async () => {
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: '/n',
+      parentId: env.folderId,
+      name: 'n',
+    });
+    const rfd = await env.handles.openRead({
+      object: env.object,
+      path: '/n',
+      fileId: 'x',
+      size: 1,
+      offset: 0,
+    });
+    await env.handles.closeRead(rfd);
+    expect(nonZero(env.sandbox.counters())).toEqual({});
+    await env.handles.closeWrite(fd);
+  });
+
+  for (const c of [1, 2, 5]) {
+    it(`3 files of ${c} chunk(s) in odd pieces cost 3 x (${c} + 1) upload requests`, async () => {
+      const files = 3;
+      for (let i = 0; i < files; i++) {
+        // Sizes just above (c-1) chunks, in the middle, and exactly c chunks.
+        const size = [(c - 1) * CHUNK + 1, c * CHUNK - 12_345, c * CHUNK][i]!;
+        await upload(env, `count-${c}-${i}.bin`, cut(bytesOf(size, i), [77_777, 1, 150_001]));
+      }
+      expect(nonZero(env.sandbox.counters())).toEqual({ 'upload.start': files, 'upload.chunk': files * c });
+    });
+  }
+
+  it('an empty file costs a session start and one PUT', async () => {
+    await upload(env, 'count-empty.bin', []);
+    expect(nonZero(env.sandbox.counters())).toEqual({ 'upload.start': 1, 'upload.chunk': 1 });
+  });
+
+  it('reads cost one GET per range, and nothing else', async () => {
+    const bytes = bytesOf(CHUNK * 3 + 5, 77);
+    await upload(env, 'count-read.bin', [bytes]);
+    const id = itemNamed(env, 'count-read.bin').id;
+    env.sandbox.resetCounters();
+    const fd = await env.handles.openRead({
+      object: env.object,
+      path: '/count-read.bin',
+      fileId: id,
+      size: bytes.length,
+      md5: md5(bytes),
+      offset: 0,
+    });
+    await env.handles.readFile(fd, join(env.workDir, 'c1'), 1000);
+    expect(nonZero(env.sandbox.counters())).toEqual({ 'files.download': 1 });
+    await env.handles.readFile(fd, join(env.workDir, 'c2'), null);
+    // The rest, 3 chunks + 5 - 1000 bytes, in 128 KiB ranges.
+    expect(nonZero(env.sandbox.counters())).toEqual({
+      'files.download': 1 + Math.ceil((bytes.length - 1000) / (128 * KIB)),
+    });
+    await env.handles.closeRead(fd);
+  });
+});
