@@ -1,31 +1,61 @@
 /**
- * The embedded keyv store: keyv-file, with its disk write made crash-safe and private.
+ * The embedded keyv store: keyv-file, with its disk writes made durable, crash-safe and private.
  *
- * keyv-file rewrites its whole JSON file in place with the default mode. A connector killed
- * mid-write would then lose every handle record and cache, and other users could read the
- * file. Here the write goes to a temporary file (0600) that is fsynced and renamed over the
- * old one, so the file on disk is always a whole, private snapshot.
+ * keyv-file keeps everything in a Map and rewrites its whole JSON file. As shipped it writes in
+ * place with the default mode (a connector killed mid-write loses every handle record; other
+ * users can read the file), and a set() arriving while a write is under way is answered by
+ * that write, whose snapshot predates it. Here:
+ *  - a write goes to a temporary file (0600), is fsynced and renamed over the old one;
+ *  - a set/delete resolves only once a snapshot taken after it is on disk;
+ *  - writes of one tick are coalesced, and disconnect() waits for the last one.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyvFile } from 'keyv-file';
 
-/** Coalesces the writes of one tick; a set resolves once its snapshot is on disk. */
+/** Writes requested within this many ms share one snapshot. */
 const WRITE_DELAY_MS = 5;
 
 export function createFileStore(filename: string): KeyvFile {
   const store = new KeyvFile({ filename, writeDelay: WRITE_DELAY_MS, expiredCheckDelay: 3600_000 });
-  // saveToDisk is private in keyv-file's types; replacing it is the one place its on-disk
-  // format is produced (the pinned 5.3.5 serialises `{cache: [[key, value]...], lastExpire}`).
+  // keyv-file's own save()/saveToDisk() are private in its types; these replacements are the
+  // only places its on-disk format is produced (the pinned 5.3.5 serialises
+  // `{cache: [[key, value]...], lastExpire}` and reads it back in its constructor).
   const internals = store as unknown as {
     _data: Map<string, unknown>;
     _lastExpire: number;
-    saveToDisk: () => Promise<void>;
+    save: () => Promise<void>;
   };
-  internals.saveToDisk = async () => {
-    const text = store.opts.serialize({ cache: [...internals._data], lastExpire: internals._lastExpire });
-    await writeFileAtomic(filename, text);
+  let scheduled: Promise<void> | undefined;
+  let running: Promise<void> | undefined;
+  internals.save = () => {
+    scheduled ??= (async () => {
+      await sleep(WRITE_DELAY_MS);
+      while (running) await running.catch(() => undefined);
+      // From here on a new change schedules a new write: this snapshot may predate it.
+      scheduled = undefined;
+      const text = store.opts.serialize({ cache: [...internals._data], lastExpire: internals._lastExpire });
+      running = writeFileAtomic(filename, text);
+      try {
+        await running;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return scheduled;
+  };
+  // keyv-file deletes expired keys from its getters without awaiting the write; a failed
+  // write there must not become an unhandled rejection (callers that await still see it).
+  const deleteKey = store.delete.bind(store);
+  store.delete = (key: string) => {
+    const deleted = deleteKey(key);
+    deleted.catch(() => undefined);
+    return deleted;
+  };
+  store.disconnect = async () => {
+    while (scheduled || running) await (scheduled ?? running)?.catch(() => undefined);
   };
   return store;
 }

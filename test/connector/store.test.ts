@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../connector/config/config.js';
 import { silentLog } from '../../connector/log.js';
@@ -105,6 +106,26 @@ describe('stores on disk', () => {
     const mine = SecretCipher.fromKey(randomBytes(32));
     expect(() => other.open(mine.seal('x'))).toThrow();
     expect(mine.open(mine.seal('ключ'))).toBe('ключ');
+  });
+
+  it('resolves a set only once it is on disk, even while other writes are under way', async () => {
+    const dataDir = await tempDir();
+    dirs.push(dataDir);
+    const stores = await openIn(dataDir);
+    const noise: Promise<unknown>[] = [];
+    for (let i = 0; i < 40; i++) {
+      for (let j = 0; j < 5; j++) noise.push(stores.state.set(`noise-${i}-${j}`, { i, j }));
+      // Land the probe at varying moments of the noise's write (timer, write, fsync, rename).
+      await sleep(4 + (i % 6));
+      await stores.state.set('probe', i);
+      const file = JSON.parse(await readFile(join(dataDir, 'state.json'), 'utf8')) as {
+        cache: Array<[string, { value: string }]>;
+      };
+      const probe = file.cache.find(([key]) => key === 'state:probe');
+      expect(probe && (JSON.parse(probe[1].value) as { value: number }).value).toBe(i);
+    }
+    await Promise.all(noise);
+    await stores.close();
   });
 
   it('keeps state.json whole: it is replaced, never rewritten in place', async () => {

@@ -21,6 +21,7 @@ export function runStoreConformance(name: string, open: () => Promise<StoreUnder
     };
     afterEach(async () => {
       vi.useRealTimers();
+      await subject?.store.disconnect?.();
       await subject?.cleanup();
       subject = undefined;
     });
@@ -81,9 +82,12 @@ export function runStoreConformance(name: string, open: () => Promise<StoreUnder
       await kv.set('kept', { v: 'across restarts' });
       await kv.set('gone', 'x');
       await kv.delete('gone');
-      const again = new Keyv({ store: await subject.reopen(), namespace: 'test', throwOnErrors: true });
+      await subject.store.disconnect?.();
+      const store = await subject.reopen();
+      const again = new Keyv({ store, namespace: 'test', throwOnErrors: true });
       expect(await again.get('kept')).toEqual({ v: 'across restarts' });
       expect(await again.get('gone')).toBeUndefined();
+      await store.disconnect?.();
     });
   });
 }
