@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '../../connector/errors/errors.js';
+import { startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 import {
   bytesOf,
   cut,
@@ -295,6 +296,59 @@ describe('download faults', () => {
       offset: 0,
     });
     const error = await env.handles.readFile(fd, join(env.workDir, 'revoked'), null).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'reconnect_required' });
+  });
+});
+
+describe('through the connector (its own DriveHttp, stores and transport)', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await startTestEnv({ config: { chunkSize: CHUNK, downloadRangeSize: 64 * KIB, maxAttempts: 5 } });
+    await env.transport.createDir('/backups');
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('uploads across a token expiry and a chunk reset, survives a reopen, and reads back verified', async () => {
+    const bytes = bytesOf(5 * CHUNK + 777, 90);
+    const fd = await env.transport.openFileWrite('/backups/full.tar');
+    await env.connector.appendFile(
+      fd,
+      await writeLocalFile(env.tmpDir, 'a1', bytes.subarray(0, 2 * CHUNK + 1)),
+    );
+    env.sandbox.expireAccessTokens();
+    env.sandbox.setFaults('upload.chunk:reset@2');
+    await env.connector.appendFile(
+      fd,
+      await writeLocalFile(env.tmpDir, 'a2', bytes.subarray(2 * CHUNK + 1, 4 * CHUNK)),
+    );
+    env.sandbox.setFaults('');
+    await env.reopen();
+    await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'a3', bytes.subarray(4 * CHUNK)));
+    const result = await env.connector.closeWrite(fd);
+    expect(result).toEqual({ size: bytes.length, md5: md5(bytes), sha256: sha256(bytes) });
+    expect(await env.transport.stat('/backups/full.tar')).toMatchObject({
+      size: bytes.length,
+      hash: md5(bytes),
+    });
+
+    env.sandbox.setFaults('files.download:reset@3');
+    const rfd = await env.transport.openFileRead('/backups/full.tar', 0);
+    const out = join(env.tmpDir, 'restored');
+    expect(await env.connector.readFile(rfd, out, null)).toBe(bytes.length);
+    expect((await readFile(out)).equals(bytes)).toBe(true);
+    await env.connector.closeRead(rfd);
+    expect(await env.connector.openHandles()).toBe(0);
+  });
+
+  it('a revoked grant fails the upload with reconnect_required', async () => {
+    const fd = await env.transport.openFileWrite('/backups/revoked.tar');
+    await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'r1', bytesOf(CHUNK + 1, 91)));
+    env.sandbox.revokeAll();
+    const error = await env.connector
+      .appendFile(fd, await writeLocalFile(env.tmpDir, 'r2', bytesOf(CHUNK, 92)))
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'reconnect_required' });
   });
 });
