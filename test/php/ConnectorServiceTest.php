@@ -76,6 +76,8 @@ final class ConnectorServiceTest extends PleskTestCase
 
     public function testStartsTheServiceDetachedWithItsArgumentsAndTheClientInItsEnvironment(): void
     {
+        // Stands for the web server's socket: a descriptor of the PHP process the service must not keep.
+        $held = fopen("$this->work/held-by-php", 'w');
         $report = "$this->work/report.json";
         $service = $this->service(sprintf(
             "import { writeFileSync } from 'node:fs';\n"
@@ -99,11 +101,15 @@ final class ConnectorServiceTest extends PleskTestCase
             $stat = explode(' ', (string) file_get_contents("/proc/{$seen['pid']}/stat"));
             self::assertSame((string) $seen['pid'], $stat[5]);
             self::assertSame(0700, fileperms("$this->work/data") & 0777);
+            $open = array_map(static fn (string $fd): string => (string) @readlink($fd), glob("/proc/{$seen['pid']}/fd/*") ?: []);
+            self::assertNotEmpty($open);
+            self::assertNotContains("$this->work/held-by-php", $open);
             self::assertTrue($service->stop());
             self::assertFileDoesNotExist("$this->work/data/connector.pid");
             self::assertFalse($service->stop());
         } finally {
             $service->stop();
+            fclose($held);
         }
         self::assertTrue($started);
     }

@@ -190,7 +190,13 @@ final class Modules_GoogleDriveBackup_ConnectorService
         // does not fork and $! is the service's own pid.
         $script = "if command -v setsid >/dev/null 2>&1; then setsid $command </dev/null >>$log 2>&1 &"
             . " else nohup $command </dev/null >>$log 2>&1 & fi; echo \$!";
-        $process = proc_open(['/bin/sh', '-c', $script], [1 => ['pipe', 'w']], $pipes, $this->dataDir, $this->environment());
+        // The web server's descriptors (its listening socket, the request's connection) must not
+        // live on in the service: bash closes every descriptor above 2 first (sh cannot).
+        $shell = is_executable('/bin/bash') ? '/bin/bash' : '/bin/sh';
+        if ($shell === '/bin/bash') {
+            $script = 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; ' . $script;
+        }
+        $process = proc_open([$shell, '-c', $script], [1 => ['pipe', 'w']], $pipes, $this->dataDir, $this->environment());
         if (!is_resource($process)) {
             throw new pm_Exception(pm_Locale::lmsg('connector.exited', ['log' => $this->logPath()]));
         }
