@@ -133,15 +133,16 @@ function writeIndex(array $index): void
     }
 }
 
-function exists(string $key): bool
-{
-    return \pm_Settings::get(settingName($key)) !== null;
-}
-
 function read(string $key): ?string
 {
     $value = \pm_Settings::getDecrypted(settingName($key));
     return $value === null ? null : (string) $value;
+}
+
+/** Through getDecrypted, like every read: how Plesk keeps encrypted values is its own business. */
+function exists(string $key): bool
+{
+    return read($key) !== null;
 }
 
 /** @param list<array{0: string, 1: string}> $pairs */
