@@ -1,9 +1,15 @@
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Accounts } from '../../connector/auth/accounts.js';
 import { STATE_TTL_MS } from '../../connector/auth/oauth-flow.js';
+import { createConnector } from '../../connector/connector.js';
+import { RequestCounter } from '../../connector/drive/authorized-http.js';
 import { GdriveBackupError, isGdriveBackupError } from '../../connector/errors/errors.js';
+import { silentLog } from '../../connector/log.js';
 import { SecretCipher } from '../../connector/store/secret-cipher.js';
+import { openStores } from '../../connector/store/stores.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { answerConsent, recordingLog, startTestEnv, type TestEnv } from '../helpers/test-env.js';
 
@@ -182,6 +188,43 @@ describe('tokens during use', () => {
     expect(await env.transport.stat('/kept')).toMatchObject({ isDir: true });
     // The new process refreshed its own access token.
     expect(env.connector.requestCounts()['oauth.token']).toBe(1);
+  });
+
+  it('stores a refresh token Google rotates during a refresh', async () => {
+    env = await startTestEnv({ connect: false });
+    await env.connector.close();
+    const stores = await openStores(env.config, silentLog);
+    try {
+      const accounts = new Accounts({
+        ...stores,
+        config: env.config,
+        log: silentLog,
+        counter: new RequestCounter(),
+      });
+      const first = env.sandbox.issueRefreshToken();
+      await accounts.save(server, { refresh_token: first }, { email: 'a@example.com', connectedAt: 'now' });
+      const client = await accounts.clientFor(server);
+      const rotated = env.sandbox.issueRefreshToken();
+      // google-auth-library announces new tokens with this event after a refresh.
+      client.emit('tokens', { access_token: 'new-access', refresh_token: rotated });
+      await expect.poll(() => accounts.refreshToken(server)).toBe(rotated);
+      const text = await readFile(join(env.dataDir, 'secrets.json'), 'utf8');
+      expect(text).not.toContain(rotated);
+      expect(text).not.toContain('new-access');
+    } finally {
+      await stores.close();
+    }
+    env.connector = await createConnector(env.config);
+  });
+
+  it('says secrets_unavailable when the secrets cannot be decrypted', async () => {
+    env = await startTestEnv();
+    await env.connector.close();
+    await writeFile(join(env.dataDir, 'secrets.key'), randomBytes(32));
+    env.connector = await createConnector(env.config);
+    const broken = await failure(env.connector.transport(server).stat('/x'));
+    expect(broken.code).toBe('secrets_unavailable');
+    expect(broken.message).toContain('The secrets store cannot be reached');
   });
 
   it('disconnect revokes at Google and forgets; without an account every call says not_connected', async () => {
