@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../connector/cli/service-client.js';
 import { ConfigError, loadConfig } from '../../connector/config/config.js';
@@ -385,5 +386,65 @@ describe('loopback TCP', () => {
     expect(stoppedByIdle).toBe(true);
     expect(Date.now() - began).toBeGreaterThanOrEqual(900);
     await expect(stat(config.socketPath)).rejects.toThrow();
+  });
+
+  it('does not stop for idleness while a handle is open', async () => {
+    const config = serviceConfig(join(root, 'idle-open'), { idleTimeout: '1' });
+    const idle = await startService(config, { log: false });
+    const idleClient = new ServiceClient({ socketPath: config.socketPath }, idle.apiToken);
+    try {
+      await connectObject(idleClient, object);
+      const fd = await idleClient.openWrite(object, '/held-open.bin');
+      const outcome = await Promise.race([
+        idle.stopped.then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('still running'), 2_500)),
+      ]);
+      expect(outcome).toBe('still running');
+      await idleClient.closeWrite(fd);
+      await idleClient.close();
+      await idle.stopped;
+      await expect(stat(config.socketPath)).rejects.toThrow();
+    } finally {
+      await idleClient.close();
+      await idle.stop();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('carry request ids but no token, code or client secret, even at trace level', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const config = serviceConfig(join(root, 'logged'));
+    const logged = await startService(config, { log: { level: 'trace', stream } });
+    const loggedClient = new ServiceClient({ socketPath: config.socketPath }, logged.apiToken);
+    let code = '';
+    try {
+      const { url } = await loggedClient.oauthStart(object, { redirectUri: 'http://127.0.0.1:9/callback' });
+      const location = new URL((await fetch(url, { redirect: 'manual' })).headers.get('location') ?? '');
+      code = location.searchParams.get('code') ?? '';
+      const state = location.searchParams.get('state') ?? '';
+      await loggedClient.oauthFinish(object, { state, code });
+      await loggedClient.list(object, '/');
+      await raw(config.socketPath, 'GET', '/v1/health', { token: 'a-wrong-token-to-log' });
+      await raw(config.socketPath, 'POST', `${base}/oauth/finish`, {
+        token: logged.apiToken,
+        body: JSON.stringify({ state, code: `${code}-again` }),
+      });
+    } finally {
+      await loggedClient.close();
+      await logged.stop();
+    }
+    const text = lines.join('');
+    expect(text).toMatch(/"reqId":"req-\d+"/);
+    expect(code.length).toBeGreaterThan(5);
+    for (const secret of [logged.apiToken, code, 'a-wrong-token-to-log', sandbox.env.GDRIVE_CLIENT_SECRET])
+      expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/ya29|refresh_token":"[^[]/);
   });
 });
