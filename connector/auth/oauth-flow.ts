@@ -154,7 +154,16 @@ export class OAuthFlow implements OAuthOperations {
     if (token !== undefined && this.deps.config.clientId && this.deps.config.clientSecret) {
       try {
         const client = newOAuthClient(this.deps.config, this.deps.counter);
-        await this.deps.pacer.run('oauth.revoke', { object: name }, () => client.revokeToken(token));
+        // In the form body, not in the query as OAuth2Client.revokeToken() puts it: a URL
+        // travels into network error messages, and from there into logs.
+        await this.deps.pacer.run('oauth.revoke', { object: name }, () =>
+          client.transporter.request({
+            url: this.deps.config.oauthRevokeUrl,
+            method: 'POST',
+            data: new URLSearchParams({ token }),
+            headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          }),
+        );
       } catch (error) {
         // Forgetting the token locally is what the admin asked for; Google drops unused grants.
         this.deps.log.warn('could not revoke the token at Google; forgetting it anyway', {

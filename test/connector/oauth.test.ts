@@ -228,9 +228,24 @@ describe('tokens during use', () => {
   });
 
   it('disconnect revokes at Google and forgets; without an account every call says not_connected', async () => {
-    env = await startTestEnv();
+    const log = recordingLog();
+    env = await startTestEnv({ log });
+    const token = await storedRefreshToken(env.dataDir);
     await env.connector.oauth.disconnect(server);
     expect(env.sandbox.counters()['oauth.revoke']).toBe(1);
+    expect(log.entries.filter((e) => e.level === 'warn')).toEqual([]);
+    // Google no longer honours the token.
+    const refresh = await fetch(env.sandbox.env.GDRIVE_OAUTH_TOKEN_URL, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: token,
+        client_id: env.config.clientId,
+        client_secret: env.config.clientSecret,
+      }),
+    });
+    expect(refresh.status).toBe(400);
+    expect(await refresh.json()).toMatchObject({ error: 'invalid_grant' });
     expect(await env.transport.account()).toEqual({ connected: false });
     const missing = await failure(env.transport.stat('/x'));
     expect(missing.code).toBe('not_connected');
@@ -241,8 +256,11 @@ describe('tokens during use', () => {
     const log = recordingLog();
     env = await startTestEnv({ log, config: { maxAttempts: 2 } });
     env.sandbox.setFaults('oauth.revoke:503x10');
+    const token = await storedRefreshToken(env.dataDir);
     await env.connector.oauth.disconnect(server);
     expect(env.sandbox.counters()['oauth.revoke']).toBe(2);
+    expect(log.text()).toContain('retrying');
+    expect(log.text()).not.toContain(token);
     expect((await env.transport.account()).connected).toBe(false);
     expect(log.entries.some((e) => e.level === 'warn' && e.message.includes('could not revoke'))).toBe(true);
     expect(isGdriveBackupError(await failure(env.transport.listDir('/')), 'not_connected')).toBe(true);
