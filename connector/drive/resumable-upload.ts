@@ -139,6 +139,8 @@ export async function appendToUpload(
     // Bytes Drive already holds beyond the window (an earlier call was cut off after Drive got
     // them): they are hashed as they arrive but not sent again.
     let driveAhead = 0;
+    // buffer[0, hashed) went through the hashers already (the tail did, in an earlier call).
+    let hashed = bufLen;
     let record: UploadRecord = { ...start };
     let consumed = 0;
     let stalls = 0;
@@ -147,7 +149,11 @@ export async function appendToUpload(
       if (bufLen === chunk) {
         // Full, and more bytes follow: this cannot be the last chunk.
         record = await ensureSession(env, record, context);
-        const outcome = await putRange(env, context, record.sessionUri!, buffer, bufStart, null);
+        const sending = settle(putRange(env, context, record.sessionUri!, buffer, bufStart, null));
+        // Hash the chunk while it travels (the buffer is not touched until Drive answers).
+        await hashInSlices(hash, buffer.subarray(hashed, bufLen));
+        hashed = bufLen;
+        const outcome = unwrap(await sending);
         if (outcome.done) throw unexpectedFinish(record);
         const persisted = outcome.persisted;
         if (persisted < bufStart) throw sessionLost(record, persisted, bufStart);
@@ -156,6 +162,7 @@ export async function appendToUpload(
         const drop = Math.min(persisted - bufStart, bufLen);
         buffer.copyWithin(0, drop, bufLen);
         bufLen -= drop;
+        hashed = bufLen;
         driveAhead = persisted - bufStart - drop;
         bufStart = persisted;
         if (persisted > record.offset) {
@@ -171,17 +178,19 @@ export async function appendToUpload(
           path: localFile,
           reason: 'it became shorter while it was being read',
         });
-      hash.update(buffer.subarray(bufLen, bufLen + bytesRead));
       consumed += bytesRead;
+      bufLen += bytesRead;
       if (driveAhead > 0) {
+        // Drive has these already: hash them, then leave them out of the window.
+        hash.update(buffer.subarray(hashed, bufLen));
         const skip = Math.min(driveAhead, bytesRead);
-        buffer.copyWithin(bufLen, bufLen + skip, bufLen + bytesRead);
+        buffer.copyWithin(bufLen - bytesRead, bufLen - bytesRead + skip, bufLen);
         driveAhead -= skip;
-        bufLen += bytesRead - skip;
-      } else {
-        bufLen += bytesRead;
+        bufLen -= skip;
+        hashed = bufLen;
       }
     }
+    hash.update(buffer.subarray(hashed, bufLen));
 
     const appended = start.appended + size;
     // Drive may hold bytes beyond what we received only after a cut-off call; the tail then
@@ -241,6 +250,31 @@ export async function finishUpload(env: UploadEnv, start: UploadRecord): Promise
   }
   env.log.debug('upload: finished and verified', { fd: env.fd, bytes: total });
   return { size: total, md5: ours.md5, sha256: ours.sha256 };
+}
+
+/** Slices small enough that the event loop keeps the socket busy between them. */
+const HASH_SLICE = 1024 * 1024;
+
+async function hashInSlices(hash: UploadHash, bytes: Buffer): Promise<void> {
+  for (let at = 0; at < bytes.length; at += HASH_SLICE) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    hash.update(bytes.subarray(at, Math.min(at + HASH_SLICE, bytes.length)));
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects, so a failure while we are busy hashing is not "unhandled". */
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+function unwrap<T>(settled: Settled<T>): T {
+  if (!settled.ok) throw settled.error;
+  return settled.value;
 }
 
 function compare(
