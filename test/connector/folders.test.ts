@@ -1,7 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { itemAt, sandboxDrive } from '../helpers/sandbox-drive.js';
-import { recordingLog, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
+import {
+  connectObject,
+  recordingLog,
+  startTestEnv,
+  type TestEnv,
+  writeLocalFile,
+} from '../helpers/test-env.js';
 
 const server: ObjectRef = { type: 'server', id: null };
 const ROOT = ['Plesk Backups', 'test-host'];
@@ -74,6 +80,21 @@ describe('object folders', () => {
     expect(folders(env, '2027')).toHaveLength(1);
     expect(folders(env, '0')).toHaveLength(1);
     expect(folders(env, '2')).toHaveLength(1);
+  });
+
+  it('shares the root folders between objects made at the same moment', async () => {
+    env = await startTestEnv({ connect: false });
+    const objects: ObjectRef[] = [1, 2, 3, 4, 5].map((id) => ({ type: 'subscription', id: String(id) }));
+    for (const object of objects)
+      await connectObject(env.connector, object, { name: `site${object.id}.example` });
+    await Promise.all(objects.map((object) => env!.connector.transport(object).createDir('/dumps')));
+    for (const name of [...ROOT, 'subscription']) expect(folders(env, name)).toHaveLength(1);
+    expect(folders(env, 'dumps')).toHaveLength(5);
+    for (const object of objects) {
+      expect(
+        itemAt(env.sandbox, [...ROOT, 'subscription', `site${object.id}.example`, 'dumps']),
+      ).toBeTruthy();
+    }
   });
 
   it('uses the oldest of duplicate folders Drive already holds, with a warning', async () => {
