@@ -1,7 +1,7 @@
 // The service on a real unix socket, with the real connector and the sandbox: every route of
 // the design's HTTP API, the token, schema violations, exchange-dir confinement, error shapes.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,6 +10,7 @@ import { ServiceClient } from '../../connector/cli/service-client.js';
 import { ConfigError, loadConfig } from '../../connector/config/config.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { type RunningService, startService } from '../../connector/service/serve-command.js';
+import { buildService } from '../../connector/service/server.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { CONNECTOR_VERSION } from '../../connector/version.js';
 import { connectObject, md5, raw, sha256, sha256File } from './harness.js';
@@ -290,7 +291,6 @@ describe('exchange directories', () => {
     // Inside is fine, also through `..` that stays inside.
     const inside = join(exchange, 'sub', '..', 'small');
     await writeFile(join(exchange, 'small'), 'hello');
-    const { mkdir } = await import('node:fs/promises');
     await mkdir(join(exchange, 'sub'));
     expect(await client.append(fd, inside)).toBe(5);
   });
@@ -408,6 +408,76 @@ describe('loopback TCP', () => {
       await idleClient.close();
       await idle.stop();
     }
+  });
+});
+
+describe('socket and failures', () => {
+  it('gives the socket to config.socketGroup with mode 0660', async () => {
+    const config = serviceConfig(join(root, 'grouped'), { socketGroup: 'users' });
+    const grouped = await startService(config, { log: false });
+    try {
+      const info = await stat(config.socketPath);
+      expect(info.mode & 0o777).toBe(0o660);
+      expect(info.gid).toBe(100);
+    } finally {
+      await grouped.stop();
+    }
+    const unknown = serviceConfig(join(root, 'grouped-2'), { socketGroup: 'no-such-group-here' });
+    await expect(startService(unknown, { log: false })).rejects.toThrow(/socketGroup/);
+  });
+
+  it('refuses a socket path that is something else', async () => {
+    const dataDir = join(root, 'occupied');
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, 'connector.sock'), 'not a socket');
+    await expect(startService(serviceConfig(dataDir), { log: false })).rejects.toThrow(/is not a socket/);
+    expect(await readFile(join(dataDir, 'connector.sock'), 'utf8')).toBe('not a socket');
+  });
+
+  it('answers an unexpected failure with internal and a generic sentence', async () => {
+    // The real connector, except that one call breaks the way a bug would.
+    const broken = new Proxy(service.connector, {
+      get(target, key, receiver) {
+        if (key === 'transport')
+          return () => {
+            throw new TypeError('secret detail of a bug');
+          };
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const app = buildService({
+      connector: broken,
+      config: serviceConfig(join(root, 'data')),
+      apiToken: 'token',
+      log: { level: 'error', stream },
+    });
+    const answer = await app.inject({
+      method: 'GET',
+      url: `${base}/list?path=/`,
+      headers: { authorization: 'Bearer token' },
+    });
+    expect(answer.statusCode).toBe(500);
+    expect(answer.json()).toEqual({
+      error: {
+        code: 'internal',
+        message: expect.stringMatching(
+          /^The connector failed unexpectedly \(request req-\d+\): see the connector log\.$/,
+        ),
+        retryable: false,
+      },
+    });
+    expect(answer.body).not.toContain('secret detail');
+    expect(lines.join('')).toContain('secret detail of a bug');
+    expect(lines.join('')).toContain('"stack"');
+    await app.close();
   });
 });
 
