@@ -130,7 +130,9 @@ final class BackupTransportTest extends EndToEndCase
         $service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
         $pid = (int) file_get_contents($service->pidPath());
         posix_kill($pid, SIGKILL);
-        for ($i = 0; $i < 100 && is_file("/proc/$pid/stat") && !str_contains((string) file_get_contents("/proc/$pid/stat"), ') Z'); $i++) {
+        // Dead once its socket refuses connections (its threads may outlive the main one a moment).
+        for ($i = 0; $i < 250 && ($probe = @stream_socket_client('unix://' . $service->socketPath())) !== false; $i++) {
+            fclose($probe);
             usleep(20_000);
         }
         self::assertFileExists($service->socketPath(), 'a killed service leaves its socket behind');
