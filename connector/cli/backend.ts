@@ -10,7 +10,10 @@ export interface Backend {
   /** 'service' when requests go over HTTP, 'in-process' otherwise (shown by `status`). */
   readonly mode: 'service' | 'in-process';
   account(object: ObjectRef): Promise<AccountInfo>;
-  oauthStart(object: ObjectRef, input: { redirectUri: string; name?: string }): Promise<{ url: string }>;
+  oauthStart(
+    object: ObjectRef,
+    input: { redirectUri: string; name?: string; folder?: string },
+  ): Promise<{ url: string }>;
   oauthFinish(
     object: ObjectRef,
     input: { state: string; code: string } | { state: string; error: string },

@@ -27,7 +27,7 @@ export function buildProgram(): Command {
     .version(CONNECTOR_VERSION, '-V, --version', 'print the version')
     .addHelpText(
       'after',
-      `${settingsHelp()}\n\nEvery command takes --object (default server) and --data-dir; run "gdrive-backup <command> --help" for its options.\nExit codes: 0 ok, 1 the operation failed, 2 bad usage or setting.`,
+      `${settingsHelp()}\n\nAccount and file commands take --object (default server); all but sandbox and demo take --data-dir; run "gdrive-backup <command> --help" for its options.\nExit codes: 0 ok, 1 the operation failed, 2 bad usage or setting.`,
     )
     .exitOverride();
   const commands = [

@@ -19,8 +19,13 @@ import { ServiceClient } from './service-client.js';
 type SettingKey = (typeof SETTINGS)[number]['key'];
 
 /** Adds the config flags; `shown` are listed in the command's help, the rest are accepted silently. */
-export function addConfigOptions(command: Command, shown: SettingKey[] = []): Command {
-  command.option('--object <object>', 'server, reseller:<id>, customer:<id> or subscription:<id>', 'server');
+export function addConfigOptions(command: Command, shown: SettingKey[] = [], withObject = true): Command {
+  if (withObject)
+    command.option(
+      '--object <object>',
+      'server, reseller:<id>, customer:<id> or subscription:<id>',
+      'server',
+    );
   for (const setting of SETTINGS) {
     const option = new Option(`${setting.flag} <value>`, `${setting.help} (${setting.accepts})`);
     if (setting.key !== 'dataDir' && !shown.includes(setting.key)) option.hideHelp();
@@ -102,7 +107,9 @@ export function settingsHelp(): string {
   const lines = ['', 'Settings (defaults < <data dir>/config.json < environment < flags):'];
   for (const row of rows) {
     lines.push(`  ${row.flag.padEnd(24)} ${row.env}`);
-    lines.push(`      ${row.help}. Accepts ${row.accepts}. Default: ${row.default || "''"}`);
+    lines.push(
+      `      ${row.help}. Accepts ${row.accepts.replace(/\.+$/, '')}. Default: ${row.default || "''"}`,
+    );
   }
   return lines.join('\n');
 }

@@ -119,7 +119,10 @@ export class ServiceClient implements Backend {
     return this.call('GET', this.objectPath(object, 'account'));
   }
 
-  oauthStart(object: ObjectRef, input: { redirectUri: string; name?: string }): Promise<{ url: string }> {
+  oauthStart(
+    object: ObjectRef,
+    input: { redirectUri: string; name?: string; folder?: string },
+  ): Promise<{ url: string }> {
     return this.call('POST', this.objectPath(object, 'oauth/start'), input);
   }
 

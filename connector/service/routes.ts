@@ -136,6 +136,7 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
           properties: {
             redirectUri: { type: 'string', minLength: 1, maxLength: 2048 },
             name: { type: 'string', minLength: 1, maxLength: 255 },
+            folder: { type: 'string', minLength: 1, maxLength: 2048 },
           },
           required: ['redirectUri'],
           additionalProperties: false,
@@ -146,11 +147,12 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
       },
     },
     async (request) => {
-      const { redirectUri, name } = request.body;
-      return connector.oauth.start(
-        parseObjectRef(request.params.object),
-        name === undefined ? { redirectUri } : { redirectUri, name },
-      );
+      const { redirectUri, name, folder } = request.body;
+      return connector.oauth.start(parseObjectRef(request.params.object), {
+        redirectUri,
+        ...(name === undefined ? {} : { name }),
+        ...(folder === undefined ? {} : { folder }),
+      });
     },
   );
 

@@ -73,7 +73,15 @@ export interface HandleOperations {
 
 export interface OAuthOperations {
   /** Consent URL for the object; `state` is single-use and lives 10 minutes. */
-  start(object: ObjectRef, input: { redirectUri: string; name?: string }): Promise<{ url: string }>;
+  start(
+    object: ObjectRef,
+    input: {
+      redirectUri: string;
+      name?: string;
+      /** The object's own root folder (a path in My Drive, `id:<folderId>`, `drive:<id>[/path]`). */
+      folder?: string;
+    },
+  ): Promise<{ url: string }>;
   finish(
     object: ObjectRef,
     input: { state: string; code: string } | { state: string; error: string },

@@ -49,9 +49,14 @@ export async function connectObject(
   client: ServiceClient,
   object: ObjectRef,
   name?: string,
+  folder?: string,
 ): Promise<string> {
   const redirectUri = 'http://127.0.0.1:9/callback';
-  const { url } = await client.oauthStart(object, name ? { redirectUri, name } : { redirectUri });
+  const { url } = await client.oauthStart(object, {
+    redirectUri,
+    ...(name === undefined ? {} : { name }),
+    ...(folder === undefined ? {} : { folder }),
+  });
   const answer = await fetch(url, { redirect: 'manual' });
   const location = new URL(answer.headers.get('location') ?? '');
   const state = location.searchParams.get('state') ?? '';

@@ -118,6 +118,16 @@ describe('account and OAuth routes', () => {
     expect(neither.body).toMatchObject({ error: { code: 'bad_request' } });
   });
 
+  it("passes the object's own root folder given at oauth/start", async () => {
+    const custom: ObjectRef = { type: 'customer', id: '8' };
+    await connectObject(client, custom, 'jdoe', 'Custom Root/plesk');
+    expect(
+      (await raw(socket, 'POST', '/v1/objects/customer:8/dirs', { token, body: '{"path":"/x"}' })).status,
+    ).toBe(201);
+    expect(sandbox.tree()).toMatch(/Custom Root\/\n\s+`-- plesk\//);
+    expect((await client.account(custom)).folder).toMatch(/Custom Root\/plesk/);
+  });
+
   it('disconnects an object (204) and then reports it unconnected', async () => {
     const other: ObjectRef = { type: 'reseller', id: '4' };
     await connectObject(client, other);

@@ -32,6 +32,11 @@ export function connectCommand(): Command {
         .argParser(wholeNumber)
         .default(0),
     )
+    .option('--name <name>', "the object's folder name (domain name, login); default: its id")
+    .option(
+      '--folder <folder>',
+      "the object's own root folder: a path in My Drive, id:<folderId> or drive:<sharedDriveId>[/path]",
+    )
     .option('--browser', 'also try to open the URL in a browser on this machine')
     .option('--no-browser', 'only print the URL (default)');
   addConfigOptions(command, ['clientId', 'clientSecret', 'scope', 'rootFolder']);
@@ -47,7 +52,11 @@ export function connectCommand(): Command {
       );
       let timer: NodeJS.Timeout | undefined;
       try {
-        const { url } = await backend.oauthStart(object, { redirectUri: callback.redirectUri });
+        const { url } = await backend.oauthStart(object, {
+          redirectUri: callback.redirectUri,
+          ...(typeof options.name === 'string' ? { name: options.name } : {}),
+          ...(typeof options.folder === 'string' ? { folder: options.folder } : {}),
+        });
         process.stdout.write(`Open this address in a browser and allow access to Google Drive:\n${url}\n`);
         process.stdout.write(`Waiting for Google's answer on ${callback.redirectUri} ...\n`);
         if (options.browser === true) openBrowser(url);

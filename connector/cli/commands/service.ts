@@ -9,18 +9,22 @@ export function serveCommand(): Command {
   const command = new Command('serve').description(
     'Run the connector service the Plesk extension calls (HTTP API on a unix socket or a loopback port)',
   );
-  addConfigOptions(command, [
-    'socketPath',
-    'listen',
-    'socketGroup',
-    'idleTimeout',
-    'logLevel',
-    'exchangeDirs',
-    'secretsStore',
-    'storeUrl',
-    'clientId',
-    'clientSecret',
-  ]);
+  addConfigOptions(
+    command,
+    [
+      'socketPath',
+      'listen',
+      'socketGroup',
+      'idleTimeout',
+      'logLevel',
+      'exchangeDirs',
+      'secretsStore',
+      'storeUrl',
+      'clientId',
+      'clientSecret',
+    ],
+    false,
+  );
   return command.action(async (options: Record<string, unknown>) => {
     await runServeCommand(commandConfig(options));
   });
