@@ -165,6 +165,12 @@ export const ERRORS = {
     retryable: false,
     message: "A secret of {size} characters does not fit Plesk's Key-Value Storage (5000 at most).",
   },
+  state_unavailable: {
+    status: 500,
+    retryable: true,
+    message:
+      'The state store cannot be reached ({detail}): check GDRIVE_BACKUP_STORE_URL and that Redis is running, or leave it empty for the embedded store.',
+  },
   secrets_unavailable: {
     status: 500,
     retryable: true,

@@ -10,7 +10,6 @@
  */
 import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import KeyvRedis from '@keyv/redis';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import type { Config } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
@@ -33,7 +32,7 @@ export const SECRETS_KEY_FILE = 'secrets.key';
 export async function openStores(config: Config, log: Log): Promise<Stores> {
   await ensurePrivateDir(config.dataDir);
   const stateStore: KeyvStoreAdapter = config.storeUrl
-    ? (new KeyvRedis(config.storeUrl) as unknown as KeyvStoreAdapter)
+    ? await openRedisStore(config.storeUrl)
     : createFileStore(join(config.dataDir, STATE_FILE));
   const secretsStore = await openSecretsStore(config);
   const state = new Keyv({ store: stateStore, namespace: 'state', throwOnErrors: true });
@@ -49,6 +48,25 @@ export async function openStores(config: Config, log: Log): Promise<Stores> {
       await Promise.allSettled([state.disconnect(), secrets.disconnect()]);
     },
   };
+}
+
+/** Loaded only when asked for: the Redis client is sizeable and most installs never use it. */
+async function openRedisStore(url: string): Promise<KeyvStoreAdapter> {
+  const { default: KeyvRedis } = await import('@keyv/redis');
+  const store = new KeyvRedis(url, {
+    throwOnConnectError: true,
+    throwOnErrors: true,
+    connectionTimeout: 5000,
+  });
+  try {
+    // Connect now: an unreachable Redis must stop start-up with a sentence, not hang a backup.
+    await store.getClient();
+  } catch (error) {
+    await store.disconnect().catch(() => undefined);
+    throw new GdriveBackupError('state_unavailable', { detail: describe(error) });
+  }
+  // KeyvRedis<T> is generic over its value type; keyv's adapter type fixes none.
+  return store as unknown as KeyvStoreAdapter;
 }
 
 async function openSecretsStore(config: Config): Promise<KeyvStoreAdapter> {

@@ -128,6 +128,19 @@ describe('stores on disk', () => {
     await stores.close();
   });
 
+  it('stops with state_unavailable when the configured Redis cannot be reached', async () => {
+    const dataDir = await tempDir();
+    dirs.push(dataDir);
+    const config = loadConfig({
+      env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_BACKUP_STORE_URL: 'redis://127.0.0.1:1' },
+      readFile: false,
+    });
+    await expect(openStores(config, silentLog)).rejects.toMatchObject({
+      code: 'state_unavailable',
+      message: expect.stringContaining('check GDRIVE_BACKUP_STORE_URL and that Redis is running'),
+    });
+  });
+
   it('keeps state.json whole: it is replaced, never rewritten in place', async () => {
     const dataDir = await tempDir();
     dirs.push(dataDir);
