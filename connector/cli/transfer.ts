@@ -53,6 +53,7 @@ export async function putFile(options: {
     throw new GdriveBackupError('local_file_error', { path: local, reason: 'not a regular file' });
   const total = info.size;
   const started = Date.now();
+  options.onProgress?.(0, total);
   const hash = createHash('sha256');
   const { dir, owner } = await pieceDir(backend, options.dataDir);
   const pieces = Math.ceil(total / pieceSize);
@@ -116,6 +117,7 @@ export async function getFile(options: {
   const end = options.size === undefined ? entry.size : Math.min(entry.size, offset + options.size);
   const total = Math.max(0, end - offset);
   const started = Date.now();
+  options.onProgress?.(0, total);
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
   const { dir } = await pieceDir(backend, options.dataDir);
