@@ -10,7 +10,7 @@ declare(strict_types=1);
  *
  * When nothing answers on the socket, the client starts the service and sends the request
  * once more: only when the request could not have reached a service (connection refused or
- * no socket), so nothing is ever sent twice.
+ * no socket), or for a GET, so nothing that changes anything is ever sent twice.
  */
 final class Modules_GoogleDriveBackup_ConnectorClient
 {
@@ -237,7 +237,10 @@ final class Modules_GoogleDriveBackup_ConnectorClient
         $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
         $error = curl_error($curl);
         curl_close($curl);
-        if ($errno === CURLE_COULDNT_CONNECT) {
+        // Refused: no service. Reset or no answer: a service going away (idle exit, crash) —
+        // safe to send again only for reads, which change nothing.
+        if ($errno === CURLE_COULDNT_CONNECT
+            || ($method === 'GET' && in_array($errno, [CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR], true))) {
             return null;
         }
         if ($errno !== 0) {
