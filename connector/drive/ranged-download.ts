@@ -52,8 +52,16 @@ export interface SliceResult {
 /** Statuses other than 401 come back as responses; 401 rejects so the auth client refreshes and retries once. */
 const notUnauthorized = (status: number): boolean => status !== 401;
 
-/** Bytes of the slice [start, end) written into `localFile`. */
-export async function downloadSlice(env: DownloadEnv, slice: SliceRequest): Promise<SliceResult> {
+/**
+ * Bytes of the slice [start, end) written into `localFile`. With `inOrder`, every byte is fed to
+ * it in file order as soon as the ranges before it are complete (read back from the local file,
+ * still in the page cache), so a whole-file read can be checked against Drive's md5.
+ */
+export async function downloadSlice(
+  env: DownloadEnv,
+  slice: SliceRequest,
+  inOrder?: (bytes: Uint8Array) => void,
+): Promise<SliceResult> {
   const handle = await openForWriting(slice.localFile);
   const state = {
     acknowledgeAbuse: false,
@@ -65,12 +73,27 @@ export async function downloadSlice(env: DownloadEnv, slice: SliceRequest): Prom
     const ranges: Array<[number, number]> = [];
     for (let a = slice.start; a < slice.end; a += env.rangeSize)
       ranges.push([a, Math.min(a + env.rangeSize, slice.end)]);
+    const complete = ranges.map(() => false);
+    let fedRanges = 0;
+    let feeding: Promise<void> = Promise.resolve();
+    const feed = async (): Promise<void> => {
+      while (inOrder && fedRanges < ranges.length && complete[fedRanges]) {
+        const [a, b] = ranges[fedRanges]!;
+        await readBack(handle, a - slice.start, b - a, inOrder);
+        fedRanges++;
+      }
+    };
     let next = 0;
     const worker = async (): Promise<void> => {
       while (state.failed === undefined && next < ranges.length) {
-        const [a, b] = ranges[next++]!;
+        const index = next++;
+        const [a, b] = ranges[index]!;
         try {
           await fetchRange(env, slice, handle, a, b, state);
+          complete[index] = true;
+          // One feeder at a time, in range order.
+          feeding = feeding.then(feed);
+          await feeding;
         } catch (error) {
           if (state.failed === undefined) {
             state.failed = error;
@@ -85,6 +108,23 @@ export async function downloadSlice(env: DownloadEnv, slice: SliceRequest): Prom
     return { requests: state.requests };
   } finally {
     await handle.close();
+  }
+}
+
+/** Hands `length` bytes of the local file from `at` to `sink`, 1 MiB at a time. */
+async function readBack(
+  handle: FileHandle,
+  at: number,
+  length: number,
+  sink: (bytes: Uint8Array) => void,
+): Promise<void> {
+  const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
+  for (let done = 0; done < length; ) {
+    const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - done), at + done);
+    if (bytesRead === 0)
+      throw new GdriveBackupError('internal', { detail: 'the local file shrank while being written' });
+    sink(piece.subarray(0, bytesRead));
+    done += bytesRead;
   }
 }
 
@@ -152,6 +192,11 @@ async function getInto(
       if (res.status === 206) checkContentRange(res.headers.get('content-range'), from);
       return await writeBody(res.data, handle, slice.start, cursor, b);
     }
+    if (res.status >= 200 && res.status < 300) {
+      // A success that is not the asked range (e.g. a 200 with the whole file): stop it.
+      await cancelBody(res.data);
+      throw new GdriveBackupError('drive_error', { detail: `Drive answered ${res.status} to a ranged read` });
+    }
     const text = await readSmall(res.data);
     const failure = failureFromBody(res.status, text, res.headers.get('retry-after'));
     if (res.status === 403 && failure.reason === 'cannotDownloadAbusiveFile' && !state.acknowledgeAbuse) {
@@ -203,6 +248,12 @@ async function writeBody(
     throw new DriveRequestError({ networkCode: 'ECONNRESET', message: 'the response ended early' });
 }
 
+async function cancelBody(body: unknown): Promise<void> {
+  const iterable = body as AsyncIterable<Uint8Array> | null;
+  if (iterable && typeof iterable[Symbol.asyncIterator] === 'function')
+    await iterable[Symbol.asyncIterator]().return?.();
+}
+
 async function readSmall(body: unknown): Promise<string> {
   if (typeof body === 'string') return body;
   if (!body || typeof (body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator] !== 'function') return '';
@@ -218,7 +269,7 @@ async function readSmall(body: unknown): Promise<string> {
 async function openForWriting(path: string): Promise<FileHandle> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'w', 0o600);
+    handle = await open(path, 'w+', 0o600);
   } catch (error) {
     throw localFileError(path, error);
   }

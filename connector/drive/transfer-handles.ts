@@ -90,7 +90,7 @@ const RECORD_PREFIX = 'transfer:';
 const INDEX_KEY = 'transfer-index';
 const FD_PATTERN = /^[rw]-[0-9a-f]{32}$/;
 /** Chunk buffers kept for reuse between calls (each is chunkSize bytes). */
-const SPARE_BUFFERS = 2;
+const SPARE_BUFFERS = 1;
 
 /** fd -> createdAt of every open handle. */
 type HandleIndex = Record<string, number>;
@@ -205,6 +205,8 @@ export class TransferHandles implements HandleOperations {
       const start = Math.min(record.position, record.size);
       const end = size === null ? record.size : Math.min(record.size, start + size);
       const context = { object: formatObjectRef(record.object), path: record.path };
+      // A read of the whole file from byte 0 is checked against Drive's md5, piece by piece.
+      const hash = record.hashState === undefined ? undefined : await DownloadHash.create(record.hashState);
       if (end > start) {
         const http = await this.deps.httpFor(record.object);
         await downloadSlice(
@@ -217,14 +219,13 @@ export class TransferHandles implements HandleOperations {
             log: this.deps.log,
           },
           { fileId: record.fileId, start, end, localFile, context },
+          hash === undefined ? undefined : (bytes) => hash.update(bytes),
         );
       } else {
         await createEmpty(localFile);
       }
       const next: ReadRecord = { ...record, position: end };
-      if (record.hashState !== undefined && end > start) {
-        const hash = await DownloadHash.create(record.hashState);
-        await hashLocalFile(localFile, end - start, hash);
+      if (hash !== undefined && end > start) {
         if (end === record.size) {
           const actual = hash.digest();
           if (actual !== record.md5) {
@@ -387,21 +388,4 @@ async function createEmpty(localFile: string): Promise<void> {
   }
   await handle.chmod(0o600).catch(() => undefined);
   await handle.close();
-}
-
-/** Feeds the first `length` bytes of the local file to the hash (read back: the page cache has them). */
-async function hashLocalFile(localFile: string, length: number, hash: DownloadHash): Promise<void> {
-  const handle = await open(localFile, 'r');
-  try {
-    const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
-    let at = 0;
-    while (at < length) {
-      const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - at), at);
-      if (bytesRead === 0) break;
-      hash.update(piece.subarray(0, bytesRead));
-      at += bytesRead;
-    }
-  } finally {
-    await handle.close();
-  }
 }
