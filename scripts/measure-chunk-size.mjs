@@ -1,7 +1,8 @@
 // Measures the resumable upload at several chunk sizes against the sandbox, to choose
 // config's default chunkSize by numbers: throughput and the engine's RSS growth.
 //
-//   node scripts/measure-chunk-size.mjs [--mib 128] [--chunks 8,16,32] [--latency 100] [--bandwidth 400] [--runs 2]
+//   node scripts/measure-chunk-size.mjs [--mib 128] [--chunks 8,16,32] [--latency 20] [--bandwidth 400]
+//                                      [--commit-ms 150] [--runs 2]
 //
 // The sandbox runs in its own process (`gdrive-backup sandbox`), and every upload runs in a
 // fresh child process, so the RSS growth printed is the upload engine's alone and no run
@@ -33,6 +34,7 @@ async function main() {
       bandwidth: { type: 'string', default: '0' },
       piece: { type: 'string', default: String(10 * MIB + 1) },
       runs: { type: 'string', default: '2' },
+      'commit-ms': { type: 'string', default: '0' },
     },
   });
   const totalBytes = Number(values.mib) * MIB;
@@ -74,13 +76,15 @@ async function main() {
       const refreshToken = await connect(env);
       console.log(
         `upload of ${values.mib} MiB in pieces of ${pieceSize} B; sandbox latency ${values.latency} ms, ` +
-          `bandwidth ${values.bandwidth === '0' ? 'unlimited' : `${values.bandwidth} Mbit/s`}; best of ${values.runs}`,
+          `bandwidth ${values.bandwidth === '0' ? 'unlimited' : `${values.bandwidth} Mbit/s`}, ` +
+          `${values['commit-ms']} ms per chunk after its body; best of ${values.runs}`,
       );
       console.log('chunk MiB | seconds | MiB/s | PUTs | RSS growth MiB | peak RSS MiB (max of runs)');
       for (const chunk of values.chunks.split(',').map((c) => Number(c) * MIB)) {
         const results = [];
         for (let r = 0; r < Number(values.runs); r++) {
           const spec = {
+            commitMs: Number(values['commit-ms']),
             env,
             refreshToken,
             chunk,
@@ -122,7 +126,15 @@ async function child(spec) {
     endpoints: { oauth2TokenUrl: env.GDRIVE_OAUTH_TOKEN_URL },
   });
   client.setCredentials({ refresh_token: spec.refreshToken });
-  const http = { request: (o) => client.request(o) };
+  // --commit-ms: Drive answers a chunk only once it is stored; the sandbox's latency comes before
+  // the body, so that per-chunk cost is added here, after each PUT's answer.
+  const http = {
+    request: async (o) => {
+      const response = await client.request(o);
+      if (spec.commitMs > 0 && o.method === 'PUT') await new Promise((r) => setTimeout(r, spec.commitMs));
+      return response;
+    },
+  };
   const config = loadConfig({
     env: { ...env, GDRIVE_BACKUP_DATA_DIR: spec.dataDir },
     flags: { chunkSize: spec.chunk, retryBaseMs: 5 },

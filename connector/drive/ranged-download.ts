@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import type { DriveHttp } from './drive-http.js';
-import { localFileError } from './resumable-upload.js';
+import { localFileError, requestQuietly } from './resumable-upload.js';
 import {
   DriveRequestError,
   type FailureContext,
@@ -179,8 +179,9 @@ async function getInto(
   const base = `${env.apiRoot}drive/v3/files/${encodeURIComponent(slice.fileId)}?alt=media&supportsAllDrives=true`;
   for (;;) {
     state.requests++;
-    const res = await env.http.request<AsyncIterable<Uint8Array>>({
-      url: state.acknowledgeAbuse ? `${base}&acknowledgeAbuse=true` : base,
+    const acknowledged = state.acknowledgeAbuse;
+    const res = await requestQuietly<AsyncIterable<Uint8Array>>(env.http, {
+      url: acknowledged ? `${base}&acknowledgeAbuse=true` : base,
       method: 'GET',
       headers: { Range: `bytes=${from}-${b - 1}` },
       responseType: 'stream',
@@ -199,7 +200,7 @@ async function getInto(
     }
     const text = await readSmall(res.data);
     const failure = failureFromBody(res.status, text, res.headers.get('retry-after'));
-    if (res.status === 403 && failure.reason === 'cannotDownloadAbusiveFile' && !state.acknowledgeAbuse) {
+    if (res.status === 403 && failure.reason === 'cannotDownloadAbusiveFile' && !acknowledged) {
       // Drive flags some large files; the owner may still download them when acknowledging it.
       state.acknowledgeAbuse = true;
       continue;

@@ -1,9 +1,18 @@
 // The ranged download through TransferHandles against the real sandbox: whole-file reads
 // verified by md5, parallel ranges, reads from an offset in sized pieces, the end of the file,
 // a wrong md5, and local-file errors.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gaxios } from 'google-auth-library';
+import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../connector/config/config.js';
+import { Pacer } from '../../connector/drive/retry.js';
+import { TransferHandles } from '../../connector/drive/transfer-handles.js';
+import { silentLog } from '../../connector/log.js';
 import {
   bytesOf,
   type DataPathEnv,
@@ -160,5 +169,70 @@ describe('ranged download', () => {
     expect(await env.handles.readFile(fd, out, null)).toBe(0);
     expect((await stat(out)).size).toBe(0);
     await env.handles.closeRead(fd);
+  });
+});
+
+describe('a file Drive flags as abusive', () => {
+  it('is read with acknowledgeAbuse=true after Drive answers cannotDownloadAbusiveFile', async () => {
+    const body = bytesOf(200 * KIB + 1, 8);
+    const seen: string[] = [];
+    // Drive's answer for such files, on a real socket: 403 unless the caller acknowledges.
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      if (url.searchParams.get('acknowledgeAbuse') !== 'true') {
+        res.writeHead(403, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            error: { code: 403, message: 'flagged', errors: [{ reason: 'cannotDownloadAbusiveFile' }] },
+          }),
+        );
+        return;
+      }
+      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+      const slice = body.subarray(Number(a), Number(b) + 1);
+      res.writeHead(206, {
+        'content-range': `bytes ${a}-${b}/${body.length}`,
+        'content-length': slice.length,
+      });
+      res.end(slice);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-abuse-'));
+    try {
+      const apiRoot = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const config = loadConfig({
+        env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_API_ROOT: apiRoot },
+        flags: { downloadRangeSize: 64 * KIB, downloadStreams: 2, retryBaseMs: 1 },
+        readFile: false,
+      });
+      const client = new gaxios.Gaxios();
+      const handles = new TransferHandles({
+        config,
+        state: new Keyv(),
+        log: silentLog,
+        httpFor: async () => ({ request: (o) => client.request(o) }),
+        pacer: new Pacer({ maxAttempts: 3, baseMs: 1 }),
+      });
+      const fd = await handles.openRead({
+        object: { type: 'server', id: null },
+        path: '/flagged.tar',
+        fileId: 'flagged',
+        size: body.length,
+        md5: md5(body),
+        offset: 0,
+      });
+      const out = join(dataDir, 'out');
+      expect(await handles.readFile(fd, out, null)).toBe(body.length);
+      expect((await readFile(out)).equals(body)).toBe(true);
+      // Refused at most once per stream (the first ranges run in parallel), then every range
+      // with the acknowledgement.
+      expect(seen.filter((u) => !u.includes('acknowledgeAbuse')).length).toBeGreaterThanOrEqual(1);
+      expect(seen.filter((u) => !u.includes('acknowledgeAbuse')).length).toBeLessThanOrEqual(2);
+      expect(seen.filter((u) => u.includes('acknowledgeAbuse=true'))).toHaveLength(4);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

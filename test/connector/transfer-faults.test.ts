@@ -153,6 +153,28 @@ describe('upload faults', () => {
     expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, name).id))).toBe(sha256(bytes));
   });
 
+  it('errors after exhausted resets name no session URI and no token', async () => {
+    const name = 'secret-free.bin';
+    const fd = await env.handles.openWrite({
+      object: env.object,
+      path: `/${name}`,
+      parentId: env.folderId,
+      name,
+    });
+    await env.handles.appendFile(fd, await localFile(env, 'sf-1', bytesOf(CHUNK + 1, 52)));
+    const record = (await env.state.get<{ sessionUri: string }>(`transfer:${fd}`))!;
+    const uploadId = new URL(record.sessionUri).searchParams.get('upload_id')!;
+    env.sandbox.setFaults('upload.chunk:reset;upload.status:reset');
+    const error = await env.handles
+      .appendFile(fd, await localFile(env, 'sf-2', bytesOf(CHUNK, 53)))
+      .catch((e) => e);
+    expect(error).toMatchObject({ code: 'drive_unavailable' });
+    const text = `${(error as Error).message} ${JSON.stringify(error)}`;
+    expect(uploadId.length).toBeGreaterThan(8);
+    expect(text).not.toContain(uploadId);
+    expect(text).not.toMatch(/Bearer|access_token|refresh_token/i);
+  });
+
   const finals: Array<[string, string, keyof typeof ERRORS]> = [
     ['quota403', 'upload.chunk:quota403@2', 'drive_full'],
     ['daily403', 'upload.chunk:daily403@1', 'daily_limit'],
