@@ -438,7 +438,7 @@ export async function filesDownload(
   // A reset fault cuts the answer after about half of it (at least one byte, never all).
   const cutAfter = ex.fault === 'reset' ? Math.max(1, Math.floor(length / 2)) : Number.POSITIVE_INFINITY;
   let sent = 0;
-  const stream = createReadStream(core.store.contentPath(item.id), { start, end, highWaterMark: 64 * 1024 });
+  const stream = createReadStream(core.store.contentPath(item.id), { start, end, highWaterMark: 256 * 1024 });
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       const piece = sent + chunk.length > cutAfter ? chunk.subarray(0, cutAfter - sent) : chunk;

@@ -310,7 +310,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     try {
       if (!found) {
         await drain(ex);
-        await sendError(ex, new DriveError(404, 'notFound', `Not Found: ${req.method} ${url.pathname}`));
+        const upload = url.pathname === '/upload/drive/v3/files';
+        await sendError(
+          ex,
+          upload
+            ? new DriveError(
+                400,
+                'invalid',
+                `Unsupported upload request: ${req.method} ${url.search || '(no uploadType)'}`,
+                {
+                  location: 'uploadType',
+                  locationType: 'parameter',
+                },
+              )
+            : new DriveError(404, 'notFound', `Not Found: ${req.method} ${url.pathname}`),
+        );
         return;
       }
       counts[found.kind] += 1;

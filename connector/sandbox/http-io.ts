@@ -114,7 +114,8 @@ export async function sendBuffer(
 
 /** Writes to the response at the connection's rate, honouring backpressure. */
 export async function writeShaped(ex: Exchange, data: Buffer): Promise<void> {
-  const slice = 16 * 1024;
+  // Small slices only when shaping, so the pacing is smooth; otherwise hand it over whole.
+  const slice = ex.shaper.outbound ? 16 * 1024 : Math.max(1, data.length);
   for (let at = 0; at < data.length; at += slice) {
     const piece = data.subarray(at, Math.min(at + slice, data.length));
     if (ex.shaper.outbound) await ex.shaper.outbound.take(piece.length);

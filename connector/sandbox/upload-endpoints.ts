@@ -370,13 +370,32 @@ async function handlePut(
   const keepEnd =
     ex.fault === 'short308' ? Math.floor(last / CHUNK_GRANULARITY) * CHUNK_GRANULARITY : last + 1;
 
+  // Writes are batched (about 1 MiB) because one small write per socket read halves throughput.
   let position = first;
-  for await (const chunk of readShaped(ex)) {
-    const chunkStart = position;
-    position += chunk.length;
-    const from = Math.max(writer.length, chunkStart);
-    const to = Math.min(position, keepEnd);
-    if (to > from) await writer.write(chunk.subarray(from - chunkStart, to - chunkStart));
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return;
+    const batch = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await writer.write(batch);
+  };
+  try {
+    for await (const chunk of readShaped(ex)) {
+      const chunkStart = position;
+      position += chunk.length;
+      const from = Math.max(writer.length + pendingBytes, chunkStart);
+      const to = Math.min(position, keepEnd);
+      if (to > from) {
+        pending.push(chunk.subarray(from - chunkStart, to - chunkStart));
+        pendingBytes += to - from;
+        if (pendingBytes >= 1024 * 1024) await flush();
+      }
+    }
+  } finally {
+    // What arrived before a client vanished is persisted, as Google may do.
+    await flush();
   }
   if (position !== last + 1) throw badRequest('invalid', 'The body ended before the announced length.');
   if (total !== null) session.total = total;
