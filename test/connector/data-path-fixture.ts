@@ -2,11 +2,14 @@
 // store, an OAuth2Client-backed DriveHttp (tokens refreshed by google-auth-library, 401 answered
 // by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
 // TransferHandles over a new state store opened on the same file, as a restarted connector would.
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { OAuth2Client } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { KeyvFile } from 'keyv-file';
@@ -177,4 +180,61 @@ export function cut(bytes: Buffer, sizes: number[]): Buffer[] {
     at += size;
   }
   return pieces;
+}
+
+export interface ChildSandbox {
+  env: Record<string, string>;
+  http: DriveHttp;
+  close(): Promise<void>;
+}
+
+/**
+ * The sandbox in a process of its own (`gdrive-backup sandbox`, built by the global setup), so
+ * that this process's RSS is the engine's alone; connected through the OAuth code flow.
+ */
+export async function startChildSandbox(): Promise<ChildSandbox> {
+  const child = spawn(process.execPath, ['bin/gdrive-backup.mjs', 'sandbox'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  try {
+    const env: Record<string, string> = {};
+    const lines = createInterface({ input: child.stdout });
+    for await (const line of lines) {
+      if (line.trim() === 'ready') break;
+      const match = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+      if (match) env[match[1]!] = match[2]!;
+    }
+    const client = new OAuth2Client({
+      clientId: env.GDRIVE_CLIENT_ID!,
+      clientSecret: env.GDRIVE_CLIENT_SECRET!,
+      redirectUri: 'http://127.0.0.1:9/callback',
+      endpoints: {
+        oauth2TokenUrl: env.GDRIVE_OAUTH_TOKEN_URL!,
+        oauth2AuthBaseUrl: env.GDRIVE_OAUTH_AUTH_URL!,
+      },
+      forceRefreshOnFailure: true,
+    });
+    const consent = client.generateAuthUrl({
+      access_type: 'offline',
+      prompt: 'consent',
+      scope: 'https://www.googleapis.com/auth/drive.file',
+      state: 'child-sandbox',
+    });
+    const answer = await fetch(consent, { redirect: 'manual' });
+    const code = new URL(answer.headers.get('location') ?? '').searchParams.get('code') ?? '';
+    const { tokens } = await client.getToken(code);
+    client.setCredentials(tokens);
+    return {
+      env,
+      http: { request: (o) => client.request(o) },
+      async close() {
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGTERM');
+    throw error;
+  }
 }

@@ -2,13 +2,20 @@
 // chunk boundaries, pieces of odd sizes, byte-identical content on the sandbox's disk, handle and
 // local-file errors, verification failure, and memory while streaming 300 MiB.
 import { createHash } from 'node:crypto';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../connector/config/config.js';
 import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
+import { Pacer } from '../../connector/drive/retry.js';
+import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { isGdriveBackupError } from '../../connector/errors/errors.js';
+import { silentLog } from '../../connector/log.js';
 import {
   bytesOf,
+  type ChildSandbox,
   cut,
   type DataPathEnv,
   itemNamed,
@@ -16,6 +23,7 @@ import {
   md5,
   sha256,
   sha256OfFile,
+  startChildSandbox,
   startDataPath,
   upload,
 } from './data-path-fixture.js';
@@ -200,43 +208,50 @@ describe('resumable upload (chunk 256 KiB)', () => {
   });
 });
 
-describe('resumable upload of 300 MiB (chunk 8 MiB)', () => {
-  let env: DataPathEnv;
+describe('300 MiB through the engine, the sandbox in its own process (chunk 8 MiB)', () => {
+  let sandbox: ChildSandbox;
+  let dir: string;
   beforeAll(async () => {
-    env = await startDataPath({ config: { chunkSize: 8 * MIB } });
+    sandbox = await startChildSandbox();
+    dir = await mkdtemp(join(tmpdir(), 'gdrive-300-'));
   });
   afterAll(async () => {
-    await env.close();
+    await sandbox?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('streams it in odd pieces with memory bounded by the chunk size', async () => {
+  it('streams it in odd pieces with RSS bounded by the chunk size, and reads it back in parallel ranges', async () => {
     const total = 300 * MIB;
-    const chunk = env.config.chunkSize;
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: '/big.bin',
-      parentId: env.folderId,
-      name: 'big.bin',
+    const config = loadConfig({
+      env: { ...sandbox.env, GDRIVE_BACKUP_DATA_DIR: dir },
+      flags: { chunkSize: 8 * MIB, downloadStreams: 4, downloadRangeSize: 16 * MIB, retryBaseMs: 5 },
+      readFile: false,
     });
+    const chunk = config.chunkSize;
+    const handles = new TransferHandles({
+      config,
+      state: new Keyv(),
+      log: silentLog,
+      httpFor: async () => sandbox.http,
+      pacer: new Pacer({ maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs }),
+    });
+    const object = { type: 'server' as const, id: null };
     const hash = createHash('sha256');
     const block = bytesOf(MIB, 99);
-    const piecePath = join(env.workDir, 'piece');
-    // Warm up (wasm hashers, sockets, buffers) before taking the baseline.
-    const warm = await localFile(env, 'warm', bytesOf(KIB, 1));
-    const warmFd = await env.handles.openWrite({
-      object: env.object,
-      path: '/w',
-      parentId: env.folderId,
-      name: 'w',
-    });
-    await env.handles.appendFile(warmFd, warm);
-    await env.handles.closeWrite(warmFd);
+    const piecePath = join(dir, 'piece');
+    // Warm up (token, wasm hashers, sockets, the chunk buffer) before taking the baseline.
+    const warm = join(dir, 'warm');
+    await writeFile(warm, bytesOf(KIB, 1));
+    const warmFd = await handles.openWrite({ object, path: '/w', parentId: 'root', name: 'w' });
+    await handles.appendFile(warmFd, warm);
+    await handles.closeWrite(warmFd);
 
+    const fd = await handles.openWrite({ object, path: '/big.bin', parentId: 'root', name: 'big.bin' });
     const baseline = process.memoryUsage().rss;
     let peak = baseline;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
-    }, 10);
+    }, 5);
     let sent = 0;
     let seed = 1;
     let expected = '';
@@ -244,7 +259,7 @@ describe('resumable upload of 300 MiB (chunk 8 MiB)', () => {
     try {
       while (sent < total) {
         // Odd sizes between ~1 MiB and ~23 MiB, written to disk in 1 MiB blocks (the test's own
-        // memory stays small, so RSS growth is the engine's and the sandbox's).
+        // memory stays small, so RSS growth is the engine's).
         const size = Math.min(total - sent, ((seed * 7_340_033) % (22 * MIB)) + MIB + 1);
         seed++;
         const handle = await open(piecePath, 'w');
@@ -255,10 +270,10 @@ describe('resumable upload of 300 MiB (chunk 8 MiB)', () => {
           hash.update(piece);
         }
         await handle.close();
-        expect(await env.handles.appendFile(fd, piecePath)).toBe(size);
+        expect(await handles.appendFile(fd, piecePath)).toBe(size);
         sent += size;
       }
-      const result = await env.handles.closeWrite(fd);
+      const result = await handles.closeWrite(fd);
       expect(result.size).toBe(total);
       expected = hash.digest('hex');
       expect(result.sha256).toBe(expected);
@@ -268,12 +283,42 @@ describe('resumable upload of 300 MiB (chunk 8 MiB)', () => {
     }
     const seconds = (Date.now() - started) / 1000;
     const growthMiB = (peak - baseline) / MIB;
-    const item = itemNamed(env, 'big.bin');
-    expect(item.size).toBe(total);
-    expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(expected);
     console.log(
-      `upload 300 MiB, chunk ${chunk / MIB} MiB: RSS growth ${growthMiB.toFixed(1)} MiB (baseline ${(baseline / MIB).toFixed(0)} MiB), ${(300 / seconds).toFixed(0)} MiB/s`,
+      `upload 300 MiB, chunk ${chunk / MIB} MiB: RSS growth ${growthMiB.toFixed(1)} MiB over ${(baseline / MIB).toFixed(0)} MiB, ${(300 / seconds).toFixed(0)} MiB/s`,
     );
     expect(growthMiB).toBeLessThan((3 * chunk) / MIB + 30);
+
+    // Back again: a whole-file read in 16 MiB ranges, 4 at a time, md5-checked on the way.
+    const listing = await sandbox.http.request<{ files: Array<{ id: string; md5Checksum: string }> }>({
+      url: `${config.apiRoot}drive/v3/files?q=${encodeURIComponent("name = 'big.bin'")}&fields=files(id,md5Checksum)`,
+    });
+    const file = listing.data.files[0]!;
+    const rfd = await handles.openRead({
+      object,
+      path: '/big.bin',
+      fileId: file.id,
+      size: total,
+      md5: file.md5Checksum,
+      offset: 0,
+    });
+    const out = join(dir, 'restored');
+    const readStarted = Date.now();
+    peak = process.memoryUsage().rss;
+    const readBaseline = peak;
+    const readSampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    try {
+      expect(await handles.readFile(rfd, out, null)).toBe(total);
+    } finally {
+      clearInterval(readSampler);
+    }
+    console.log(
+      `download 300 MiB, 4 x 16 MiB ranges: RSS growth ${((peak - readBaseline) / MIB).toFixed(1)} MiB, ${(300 / ((Date.now() - readStarted) / 1000)).toFixed(0)} MiB/s`,
+    );
+    expect(await sha256OfFile(out)).toBe(expected);
+    // Streamed to disk: less than the 4 x 16 MiB ranges in flight were ever held.
+    expect((peak - readBaseline) / MIB).toBeLessThan(64);
+    await handles.closeRead(rfd);
   }, 240_000);
 });
