@@ -47,7 +47,8 @@ describe('google-auth-library + @googleapis/drive against the sandbox', () => {
     expect(tokens.refresh_token).toBeTruthy();
     client.setCredentials(tokens);
 
-    const drive = driveApi({ version: 'v3', auth: client, rootUrl: sb.url });
+    // googleapis-common carries its own copy of google-auth-library: same class, distinct type.
+    const drive = driveApi({ version: 'v3', auth: client as never, rootUrl: sb.url });
     const about = await drive.about.get({ fields: 'user(emailAddress),storageQuota' });
     expect(about.data.user?.emailAddress).toBe('admin@example.com');
     const folder = await drive.files.create({
