@@ -132,17 +132,18 @@ export async function* readShaped(ex: Exchange): AsyncGenerator<Buffer> {
   }
 }
 
-/** Reads a small body whole; bigger than `limit` is refused with 413. */
+/**
+ * Reads a small body whole; bigger than `limit` is refused with 413 once the body has been
+ * read to its end (leaving a for-await early would destroy the request and reset the client).
+ */
 export async function readAll(ex: Exchange, limit = 1024 * 1024): Promise<Buffer> {
   const parts: Buffer[] = [];
   let total = 0;
   for await (const chunk of readShaped(ex)) {
     total += chunk.length;
-    if (total > limit) {
-      throw new DriveError(413, 'uploadTooLarge', 'The request body is too large.');
-    }
-    parts.push(chunk);
+    if (total <= limit) parts.push(chunk);
   }
+  if (total > limit) throw new DriveError(413, 'uploadTooLarge', 'The request body is too large.');
   return Buffer.concat(parts);
 }
 

@@ -387,3 +387,24 @@ describe('multipart upload', () => {
     expect(truncated.status).toBe(400);
   });
 });
+
+describe('body limits', () => {
+  it('a multipart body over 5 MiB is 413, answered cleanly after the body', async () => {
+    const h = await harness();
+    try {
+      const big = Buffer.alloc(6 * 1024 * 1024, 1);
+      const res = await h.api('upload/drive/v3/files?uploadType=multipart', {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/related; boundary=b' },
+        body: Buffer.concat([
+          Buffer.from('--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b\r\n\r\n'),
+          big,
+          Buffer.from('\r\n--b--'),
+        ]),
+      });
+      expect(res.status).toBe(413);
+    } finally {
+      await h.close();
+    }
+  });
+});
