@@ -263,6 +263,30 @@ describe('files and folders', () => {
     expect((await h.api(`drive/v3/files/${top}`, { method: 'DELETE' })).status).toBe(404);
   });
 
+  it('drive.readonly may read but not write (403 insufficientPermissions)', async () => {
+    const ro = await tokenFor(h.sandbox, 'https://www.googleapis.com/auth/drive.readonly');
+    const list = await fetch(`${h.sandbox.url}drive/v3/files?fields=files(id)`, {
+      headers: bearer(ro.token),
+    });
+    expect(list.status).toBe(200);
+    const create = await fetch(`${h.sandbox.url}drive/v3/files`, {
+      method: 'POST',
+      headers: bearer(ro.token, { 'content-type': 'application/json' }),
+      body: JSON.stringify({ name: 'x', mimeType: FOLDER }),
+    });
+    expect(create.status).toBe(403);
+    const body = (await create.json()) as { error: { errors: Array<{ reason: string }> } };
+    expect(body.error.errors[0]!.reason).toBe('insufficientPermissions');
+  });
+
+  it('unknown routes are 404; an upload without a supported uploadType is 400', async () => {
+    expect((await h.api('drive/v2/files')).status).toBe(404);
+    expect((await h.api('drive/v3/files/x/comments')).status).toBe(404);
+    const media = await h.api('upload/drive/v3/files?uploadType=media', { method: 'POST', body: 'x' });
+    expect(media.status).toBe(400);
+    expect((await h.api('drive/v3/files/x?alt=proto')).status).toBe(400);
+  });
+
   it('quota: a write beyond the limit is 403 storageQuotaExceeded', async () => {
     const used = Number(
       (await h.json<{ storageQuota: { usage: string } }>('drive/v3/about?fields=storageQuota')).body

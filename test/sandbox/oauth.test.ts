@@ -1,6 +1,6 @@
 // OAuth2: the code flow with PKCE and its failure modes, refresh, revoke, expiry, Bearer checks.
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { accessToken, bearer, SCOPE_FILE } from './helpers.js';
 
@@ -151,6 +151,53 @@ describe('OAuth2 endpoints', () => {
     const { status, body } = await exchange(sb, codeForm(code, verifier));
     expect(status).toBe(200);
     expect(body.refresh_token).toBeUndefined();
+  });
+
+  it('without prompt=consent, a repeated consent gives no new refresh token (as Google)', async () => {
+    const fresh = await startSandbox();
+    try {
+      const first = pkce();
+      const code1 = await getCode(fresh, first.challenge, { prompt: 'select_account' });
+      expect((await exchange(fresh, codeForm(code1, first.verifier))).body.refresh_token).toEqual(
+        expect.any(String),
+      );
+      const second = pkce();
+      const code2 = await getCode(fresh, second.challenge, { prompt: 'select_account' });
+      const again = await exchange(fresh, codeForm(code2, second.verifier));
+      expect(again.status).toBe(200);
+      expect(again.body.refresh_token).toBeUndefined();
+      const third = pkce();
+      const code3 = await getCode(fresh, third.challenge);
+      expect((await exchange(fresh, codeForm(code3, third.verifier))).body.refresh_token).toEqual(
+        expect.any(String),
+      );
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  describe('with a moved clock', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('a code older than 10 minutes is invalid_grant', async () => {
+      const { verifier, challenge } = pkce();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const code = await getCode(sb, challenge);
+      vi.setSystemTime(Date.now() + 11 * 60 * 1000);
+      const res = await exchange(sb, codeForm(code, verifier));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('invalid_grant');
+    });
+
+    it('a code 9 minutes old still works', async () => {
+      const { verifier, challenge } = pkce();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const code = await getCode(sb, challenge);
+      vi.setSystemTime(Date.now() + 9 * 60 * 1000);
+      expect((await exchange(sb, codeForm(code, verifier))).status).toBe(200);
+    });
   });
 
   it('deny mode redirects with error=access_denied and the state', async () => {
