@@ -46,8 +46,9 @@ export function buildService({ connector, config, apiToken, log }: ServiceOption
     // Appends and reads of ~100 MiB pieces take as long as the wire needs: no request timeout.
     requestTimeout: 0,
     return503OnClosing: true,
-    // JSON clients send JSON types: a string where a number belongs is a bug to report, not to guess.
-    ajv: { customOptions: { coerceTypes: false } },
+    // JSON clients send JSON types: a string where a number belongs is a bug to report, not to
+    // guess; an unknown field (a typo, a newer client) is refused, not silently dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   }).withTypeProvider<JsonSchemaToTsProvider>();
 
   // POST routes without input (close, check) may come with an empty JSON body from curl/PHP.

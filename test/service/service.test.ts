@@ -331,6 +331,7 @@ describe('bad requests', () => {
       ['GET', `${base}/stat`, undefined, /path/],
       ['POST', `${base}/oauth/start`, '{}', /redirectUri/],
       ['POST', '/v1/reads/r-1/read', '{"localFile": "/tmp/x", "size": "much"}', /size/],
+      ['POST', `${base}/dirs`, '{"path": "/x", "recursive": true}', /unknown field "recursive"/],
     ];
     for (const [method, path, body, field] of cases) {
       const answer = await raw(socket, method, path, body === undefined ? { token } : { token, body });
