@@ -19,6 +19,7 @@ import {
 } from './commands/files.js';
 import { demoCommand, sandboxCommand, serveCommand } from './commands/service.js';
 import { getCommand, putCommand } from './commands/transfer.js';
+import { unsupportedNodeMessage } from './node-version.js';
 import { settingsHelp } from './options.js';
 
 export function buildProgram(): Command {
@@ -59,6 +60,11 @@ function exitCodeOf(error: unknown): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const unsupported = unsupportedNodeMessage();
+  if (unsupported !== undefined) {
+    process.stderr.write(`${unsupported}\n`);
+    return 1;
+  }
   try {
     await buildProgram().parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
