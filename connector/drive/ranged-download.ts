@@ -12,7 +12,7 @@ import { open } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import type { DriveHttp } from './drive-http.js';
-import { localFileError, requestQuietly } from './resumable-upload.js';
+import { localFileError } from './resumable-upload.js';
 import {
   DriveRequestError,
   type FailureContext,
@@ -180,7 +180,7 @@ async function getInto(
   for (;;) {
     state.requests++;
     const acknowledged = state.acknowledgeAbuse;
-    const res = await requestQuietly<AsyncIterable<Uint8Array>>(env.http, {
+    const res = await env.http.request<AsyncIterable<Uint8Array>>({
       url: acknowledged ? `${base}&acknowledgeAbuse=true` : base,
       method: 'GET',
       headers: { Range: `bytes=${from}-${b - 1}` },

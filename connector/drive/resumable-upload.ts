@@ -27,14 +27,8 @@ import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import type { ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
-import type { DriveHttp, HttpOptions, HttpResponse } from './drive-http.js';
-import {
-  DriveRequestError,
-  type FailureContext,
-  failureFromBody,
-  failureFromError,
-  type Pacer,
-} from './retry.js';
+import type { DriveHttp, HttpResponse } from './drive-http.js';
+import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
 import { type SavedHashState, UploadHash } from './stream-hash.js';
 
@@ -307,7 +301,7 @@ async function ensureSession(
   const url = `${env.apiRoot}upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true&fields=${UPLOAD_FIELDS}`;
   const metadata = { name: record.name, parents: [record.parentId], mimeType: 'application/octet-stream' };
   const sessionUri = await env.pacer.run('upload.start', context, async () => {
-    const res = await requestQuietly<string>(env.http, {
+    const res = await env.http.request<string>({
       url,
       method: 'POST',
       headers: {
@@ -363,7 +357,7 @@ async function send(
   contentRange: string,
   body: Buffer | undefined,
 ): Promise<PutOutcome> {
-  const res = await requestQuietly<string>(env.http, {
+  const res = await env.http.request<string>({
     url: sessionUri,
     method: 'PUT',
     headers: { 'Content-Range': contentRange },
@@ -379,25 +373,6 @@ async function send(
   if (res.status === 404 || res.status === 410)
     throw new GdriveBackupError('upload_session_expired', { ...context });
   throw requestFailure(res);
-}
-
-/**
- * One request whose failure never quotes its URL. Network errors of the HTTP client name the
- * request URL, and a resumable session URI is a capability: whoever holds it can write into the
- * upload. Query strings are cut from the message before it can reach an error text or a log.
- */
-export async function requestQuietly<T>(http: DriveHttp, options: HttpOptions): Promise<HttpResponse<T>> {
-  try {
-    return await http.request<T>(options);
-  } catch (error) {
-    const failure = failureFromError(error);
-    if (failure === undefined || failure.message === undefined) throw error;
-    throw new DriveRequestError({ ...failure, message: withoutQueries(failure.message) });
-  }
-}
-
-export function withoutQueries(text: string): string {
-  return text.replace(/(https?:\/\/[^\s?#'"]+)\?[^\s#'"]*/g, '$1?…');
 }
 
 /** `Range: bytes=0-N` means N+1 bytes persisted; no header means none. */
@@ -427,7 +402,7 @@ async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: 
   const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true`;
   try {
     await env.pacer.run('files.delete', context, async () => {
-      const res = await requestQuietly<string>(env.http, {
+      const res = await env.http.request<string>({
         url,
         method: 'DELETE',
         responseType: 'text',

@@ -106,10 +106,19 @@ export function failureFromError(error: unknown): DriveFailure | undefined {
     );
   }
   const code = networkCode(e);
-  if (code !== undefined) return { networkCode: code, message: e.message };
+  if (code !== undefined) return { networkCode: code, message: withoutQueries(e.message) };
   if (e.name === 'AbortError' || e.name === 'TimeoutError')
-    return { networkCode: 'ETIMEDOUT', message: e.message };
+    return { networkCode: 'ETIMEDOUT', message: withoutQueries(e.message) };
   return undefined;
+}
+
+/**
+ * Network errors of the HTTP client quote the request URL, and a resumable session URI is a
+ * capability (whoever holds it can write into the upload): query strings are cut before a
+ * message can reach an error text or a log.
+ */
+export function withoutQueries(text: string): string {
+  return text.replace(/(https?:\/\/[^\s?#'"]+)\?[^\s#'"]*/g, '$1?…');
 }
 
 function networkCode(error: unknown, depth = 0): string | undefined {
