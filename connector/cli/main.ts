@@ -8,6 +8,7 @@ import { ConfigError } from '../config/config.js';
 import { GdriveBackupError, toGdriveBackupError } from '../errors/errors.js';
 import { CONNECTOR_VERSION } from '../version.js';
 import { connectCommand, disconnectCommand, statusCommand } from './commands/account.js';
+import { benchCommand } from './commands/bench.js';
 import {
   checkCommand,
   lsCommand,
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
     quotaCommand(),
     serveCommand(),
     demoCommand(),
+    benchCommand(),
   ];
   for (const command of commands) program.addCommand(command.exitOverride());
   return program;

@@ -1,0 +1,84 @@
+/**
+ * The connector's side of each measurement, done the way the PHP hook does it: over the service's
+ * HTTP API (ServiceClient), connect through the OAuth redirect flow, write a file in appendFile
+ * pieces, read it back in readFile pieces.
+ */
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startLoopbackCallback } from '../cli/oauth-loopback.js';
+import type { ServiceClient } from '../cli/service-client.js';
+import type { ObjectRef } from '../transport/object-ref.js';
+import type { WriteResult } from '../transport/types.js';
+import type { Dataset } from './test-data.js';
+
+export const BENCH_OBJECT: ObjectRef = { type: 'server', id: null };
+
+/** Connects BENCH_OBJECT: consent URL -> the sandbox's redirect -> loopback callback -> oauth/finish. */
+export async function connectAccount(client: ServiceClient): Promise<string> {
+  const callback = await startLoopbackCallback(0, (answer) =>
+    client.oauthFinish(
+      BENCH_OBJECT,
+      answer.code !== undefined
+        ? { state: answer.state, code: answer.code }
+        : { state: answer.state, error: answer.error ?? 'unknown' },
+    ),
+  );
+  try {
+    const { url } = await client.oauthStart(BENCH_OBJECT, {
+      redirectUri: callback.redirectUri,
+      name: 'bench',
+    });
+    // The "browser": the sandbox's consent page redirects to the loopback callback at once.
+    await (await fetch(url)).arrayBuffer();
+    return (await callback.result).email;
+  } finally {
+    await callback.close();
+  }
+}
+
+/** openFileWrite + appendFile per piece + closeFile; the time covers all three. */
+export async function serviceUpload(
+  client: ServiceClient,
+  dataset: Dataset,
+  path: string,
+): Promise<WriteResult & { ms: number }> {
+  const started = performance.now();
+  const fd = await client.openWrite(BENCH_OBJECT, path);
+  let sent = 0;
+  for (const piece of dataset.pieces) sent += await client.append(fd, piece);
+  const result = await client.closeWrite(fd);
+  const ms = performance.now() - started;
+  if (sent !== dataset.size || result.size !== dataset.size)
+    throw new Error(`the service took ${sent} and stored ${result.size} bytes of ${dataset.size}`);
+  return { ...result, ms };
+}
+
+/**
+ * openFileRead + readFile of `pieceSize` pieces into files in `dir` + closeFile; the pieces are
+ * deleted after the clock stops (the raw side keeps its one file until then too).
+ */
+export async function serviceDownload(
+  client: ServiceClient,
+  path: string,
+  dir: string,
+  pieceSize: number,
+): Promise<{ bytes: number; ms: number }> {
+  const written: string[] = [];
+  const started = performance.now();
+  const fd = await client.openRead(BENCH_OBJECT, path, 0);
+  let bytes = 0;
+  try {
+    for (;;) {
+      const piece = join(dir, `read-${written.length}`);
+      const got = await client.read(fd, piece, pieceSize);
+      written.push(piece);
+      if (got === 0) break;
+      bytes += got;
+    }
+  } finally {
+    await client.closeRead(fd);
+  }
+  const ms = performance.now() - started;
+  for (const piece of written) await unlink(piece).catch(() => {});
+  return { bytes, ms };
+}
