@@ -212,8 +212,15 @@ export class GdriveBackupError extends Error {
     this.params = params;
   }
 
-  toJSON(): { code: ErrorCode; message: string; retryable: boolean } {
-    return { code: this.code, message: this.message, retryable: this.retryable };
+  /**
+   * The HTTP API's error object. `params` are the values of the sentence's placeholders, so a
+   * client with its own translations (the PHP hook's locales) can word the same sentence.
+   */
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; params: Record<string, string> } {
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(this.params))
+      if (value !== undefined) params[key] = String(value);
+    return { code: this.code, message: this.message, retryable: this.retryable, params };
   }
 }
 

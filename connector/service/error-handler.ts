@@ -13,7 +13,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
 
 export interface ErrorBody {
-  error: { code: string; message: string; retryable: boolean };
+  error: { code: string; message: string; retryable: boolean; params: Record<string, string> };
 }
 
 function validationDetail(error: FastifyError): string {

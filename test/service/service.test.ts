@@ -66,7 +66,12 @@ describe('token and socket', () => {
       const answer = await raw(socket, 'GET', '/v1/health', bad === undefined ? {} : { token: bad });
       expect(answer.status).toBe(401);
       expect(answer.body).toEqual({
-        error: { code: 'unauthorized', message: expect.stringContaining('api-token'), retryable: false },
+        error: {
+          code: 'unauthorized',
+          message: expect.stringContaining('api-token'),
+          retryable: false,
+          params: {},
+        },
       });
     }
     // Routes other than health too.
@@ -168,7 +173,12 @@ describe('file routes', () => {
     const missing = await raw(socket, 'GET', `${base}/stat?path=/a`, { token });
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({
-      error: { code: 'not_found', message: expect.stringContaining('/a'), retryable: false },
+      error: {
+        code: 'not_found',
+        message: expect.stringContaining('/a'),
+        retryable: false,
+        params: { path: '/a' },
+      },
     });
     expect(await client.stat(object, '/a')).toBeNull();
   });
@@ -483,6 +493,7 @@ describe('socket and failures', () => {
           /^The connector failed unexpectedly \(request req-\d+\): see the connector log\.$/,
         ),
         retryable: false,
+        params: { detail: expect.stringMatching(/^request req-\d+$/) },
       },
     });
     expect(answer.body).not.toContain('secret detail');
