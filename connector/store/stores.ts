@@ -15,7 +15,7 @@ import type { Config } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { EncryptedStore } from './encrypted-store.js';
-import { createFileStore } from './file-store.js';
+import { JsonFileStore } from './json-file-store.js';
 import { createPleskKvStore } from './plesk-kv-store.js';
 import { SecretCipher } from './secret-cipher.js';
 
@@ -33,7 +33,7 @@ export async function openStores(config: Config, log: Log): Promise<Stores> {
   await ensurePrivateDir(config.dataDir);
   const stateStore: KeyvStoreAdapter = config.storeUrl
     ? await openRedisStore(config.storeUrl)
-    : createFileStore(join(config.dataDir, STATE_FILE));
+    : openStateFile(join(config.dataDir, STATE_FILE));
   const secretsStore = await openSecretsStore(config);
   const state = new Keyv({ store: stateStore, namespace: 'state', throwOnErrors: true });
   const secrets = new Keyv({ store: secretsStore, namespace: 'secrets', throwOnErrors: true });
@@ -69,12 +69,21 @@ async function openRedisStore(url: string): Promise<KeyvStoreAdapter> {
   return store as unknown as KeyvStoreAdapter;
 }
 
+/** A damaged state.json stops start-up with a sentence; it is never replaced by an empty one. */
+function openStateFile(filename: string): JsonFileStore {
+  try {
+    return new JsonFileStore(filename);
+  } catch (error) {
+    throw new GdriveBackupError('state_unavailable', { detail: describe(error) }, { cause: error });
+  }
+}
+
 async function openSecretsStore(config: Config): Promise<KeyvStoreAdapter> {
   // Plesk encrypts its Key-Value Storage itself (pm_Settings::setEncrypted).
   if (config.secretsStore === 'plesk') return createPleskKvStore(config);
   try {
     const cipher = await SecretCipher.fromKeyFile(join(config.dataDir, SECRETS_KEY_FILE));
-    return new EncryptedStore(createFileStore(join(config.dataDir, SECRETS_FILE)), cipher);
+    return new EncryptedStore(new JsonFileStore(join(config.dataDir, SECRETS_FILE)), cipher);
   } catch (error) {
     throw new GdriveBackupError('secrets_unavailable', { detail: describe(error) });
   }

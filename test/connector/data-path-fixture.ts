@@ -1,4 +1,4 @@
-// Shared set-up of the data-path tests: a real sandbox, a temp data dir, a keyv-file state
+// Shared set-up of the data-path tests: a real sandbox, a temp data dir, a JSON-file state
 // store, an OAuth2Client-backed DriveHttp (tokens refreshed by google-auth-library, 401 answered
 // by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
 // TransferHandles over a new state store opened on the same file, as a restarted connector would.
@@ -12,13 +12,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OAuth2Client } from 'google-auth-library';
 import { Keyv } from 'keyv';
-import { KeyvFile } from 'keyv-file';
 import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
 import type { DriveHttp } from '../../connector/drive/drive-http.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { silentLog } from '../../connector/log.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { JsonFileStore } from '../../connector/store/json-file-store.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
 
 export interface DataPathEnv {
@@ -71,8 +71,7 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
   const http: DriveHttp = { request: (o) => client.request(o) };
   const pacer = new Pacer({ maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs });
   const stateFile = join(dataDir, 'state.json');
-  const openState = (): Keyv =>
-    new Keyv({ store: new KeyvFile({ filename: stateFile, writeDelay: 1 }), namespace: 'state' });
+  const openState = (): Keyv => new Keyv({ store: new JsonFileStore(stateFile), namespace: 'state' });
   let state = openState();
   const object: ObjectRef = { type: 'server', id: null };
   const deps = () => ({ config, state, log: silentLog, httpFor: async () => http, pacer });

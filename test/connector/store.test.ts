@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../connector/config/config.js';
 import { silentLog } from '../../connector/log.js';
 import { EncryptedStore } from '../../connector/store/encrypted-store.js';
-import { createFileStore } from '../../connector/store/file-store.js';
+import { JsonFileStore } from '../../connector/store/json-file-store.js';
 import { SecretCipher } from '../../connector/store/secret-cipher.js';
 import { openStores } from '../../connector/store/stores.js';
 import { runStoreConformance } from '../store/store-conformance.js';
@@ -20,8 +20,8 @@ runStoreConformance('file store (state.json)', async () => {
   const dir = await tempDir();
   const file = join(dir, 'state.json');
   return {
-    store: createFileStore(file),
-    reopen: async () => createFileStore(file),
+    store: new JsonFileStore(file),
+    reopen: async () => new JsonFileStore(file),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });
@@ -30,7 +30,8 @@ runStoreConformance('encrypted secrets store (secrets.json)', async () => {
   const dir = await tempDir();
   const file = join(dir, 'secrets.json');
   const keyFile = join(dir, 'secrets.key');
-  const open = async () => new EncryptedStore(createFileStore(file), await SecretCipher.fromKeyFile(keyFile));
+  const open = async () =>
+    new EncryptedStore(new JsonFileStore(file), await SecretCipher.fromKeyFile(keyFile));
   return {
     store: await open(),
     reopen: open,
