@@ -259,7 +259,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     );
     say(
       `transfers of ${transferBytes / MIB} MiB in appendFile/readFile pieces of ${pieceSize / MIB} MiB; ` +
-        `localhost figures best of ${runs}; service and sandbox in their own processes`,
+        `best of ${runs} throughout; service and sandbox in their own processes`,
     );
     const warmData = await data.dataset(MIB);
     const transfer = await data.dataset(transferBytes);
@@ -291,7 +291,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       'service CPU s',
       'service peak RSS MiB',
     ];
-    say(table(`1+2. localhost, ${transferBytes / MIB} MiB (chunk 16 MiB)`, pairHeaders, pairRows(localPair)));
+    say(
+      table(
+        `1+2. localhost, ${transferBytes / MIB} MiB (chunk 16 MiB), best of ${runs}`,
+        pairHeaders,
+        pairRows(localPair),
+      ),
+    );
     await stop(service);
 
     // --- 3 + 4: shaped link
@@ -301,47 +307,47 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const sweep: SweepRow[] = [];
     let shapedPair: { upload: PairFigures; download: PairFigures } | undefined;
     for (const chunk of SWEEP_CHUNKS) {
+      // A fresh service per chunk size, measured before anything else runs in it.
       service = await serviceOn(shaped, dataDir('shaped'), chunk);
       const idle = rssMib(service.pid);
-      if (chunk === DEFAULT_CHUNK) {
+      let bestMs = Infinity;
+      let peak: number | null = null;
+      for (let r = 0; r < runs; r++) {
+        const current = service;
+        const run = await watched(current, () =>
+          serviceUpload(current.client, transfer, `/sweep-${chunk / MIB}-${r}.bin`),
+        );
+        bestMs = Math.min(bestMs, run.value.ms);
+        if (run.peak !== null) peak = Math.max(peak ?? 0, run.peak);
+      }
+      sweep.push({
+        chunkMib: chunk / MIB,
+        MiBs: round(mibs(transfer.size, bestMs), 1),
+        idleRssMib: orNull(idle),
+        peakRssMib: orNull(peak),
+      });
+      if (chunk === DEFAULT_CHUNK)
         shapedPair = await measurePair(
           { env: shaped.env, token: shapedToken },
           service,
           transfer,
           reads,
           'shaped',
-          1,
+          runs,
         );
-        sweep.push({
-          chunkMib: chunk / MIB,
-          MiBs: shapedPair.upload.connectorMiBs,
-          idleRssMib: orNull(idle),
-          peakRssMib: shapedPair.upload.servicePeakRssMib,
-        });
-      } else {
-        const { value, peak } = await watched(service, () =>
-          serviceUpload(service.client, transfer, `/sweep-${chunk / MIB}.bin`),
-        );
-        sweep.push({
-          chunkMib: chunk / MIB,
-          MiBs: round(mibs(transfer.size, value.ms), 1),
-          idleRssMib: orNull(idle),
-          peakRssMib: orNull(peak),
-        });
-      }
       await stop(service);
     }
     await stop(shaped);
     say(
       table(
-        `3. shaped link (${SHAPED.latencyMs} ms per answer, ${SHAPED.bandwidthMbit} Mbit/s per connection), ${transferBytes / MIB} MiB`,
+        `3. shaped link (${SHAPED.latencyMs} ms per answer, ${SHAPED.bandwidthMbit} Mbit/s per connection), ${transferBytes / MIB} MiB, best of ${runs}`,
         pairHeaders,
         pairRows(shapedPair!),
       ),
     );
     say(
       table(
-        `4. chunk size sweep on the shaped link, upload of ${transferBytes / MIB} MiB`,
+        `4. chunk size sweep on the shaped link, upload of ${transferBytes / MIB} MiB (best of ${runs}; peak: the highest)`,
         ['chunk MiB', 'MiB/s', 'PUTs', 'service idle RSS MiB', 'service peak RSS MiB'],
         sweep.map((row) => [
           row.chunkMib,
@@ -426,7 +432,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         ok: localPair.upload.ratio >= 0.8,
       },
       {
-        target: 'download on localhost: connector / raw >= 0.8',
+        target: "download on localhost: connector / raw >= 0.8 (the upload's bar)",
         measured: `${localPair.download.ratio}`,
         ok: localPair.download.ratio >= 0.8,
       },
