@@ -5,7 +5,8 @@
  * (atomic-file.ts: temporary file 0600, fsync, rename, directory 0700), so a connector killed
  * mid-write keeps the previous file whole. A set/delete/clear resolves only once a snapshot
  * taken after it is on disk; the changes of one event-loop turn share one write, and changes
- * made while a write runs share the next one. disconnect() waits for the last write.
+ * made while a write runs share the next one. disconnect() waits for the last write. A failed
+ * write rejects the calls it answers; their changes stay in memory and go out with the next one.
  *
  * A file that cannot be read or parsed stops the store with a CorruptStoreFileError and is left
  * as it is: starting empty over it would silently drop every handle record or refresh token.
