@@ -165,6 +165,12 @@ export const ERRORS = {
     retryable: false,
     message: "A secret of {size} characters does not fit Plesk's Key-Value Storage (5000 at most).",
   },
+  state_damaged: {
+    status: 500,
+    retryable: false,
+    message:
+      "The connector's state file {file} is damaged ({reason}): move it aside and start the connector again; backups that were in progress must run again.",
+  },
   state_unavailable: {
     status: 500,
     retryable: true,

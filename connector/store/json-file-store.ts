@@ -36,7 +36,7 @@ interface Entry {
 export class CorruptStoreFileError extends Error {
   constructor(
     readonly filename: string,
-    reason: string,
+    readonly reason: string,
   ) {
     super(`${filename} is damaged (${reason}); it is left untouched: restore it or move it aside`);
     this.name = 'CorruptStoreFileError';

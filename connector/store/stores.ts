@@ -15,7 +15,7 @@ import type { Config } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { EncryptedStore } from './encrypted-store.js';
-import { JsonFileStore } from './json-file-store.js';
+import { CorruptStoreFileError, JsonFileStore } from './json-file-store.js';
 import { createPleskKvStore } from './plesk-kv-store.js';
 import { SecretCipher } from './secret-cipher.js';
 
@@ -74,6 +74,12 @@ function openStateFile(filename: string): JsonFileStore {
   try {
     return new JsonFileStore(filename);
   } catch (error) {
+    if (error instanceof CorruptStoreFileError)
+      throw new GdriveBackupError(
+        'state_damaged',
+        { file: filename, reason: error.reason },
+        { cause: error },
+      );
     throw new GdriveBackupError('state_unavailable', { detail: describe(error) }, { cause: error });
   }
 }

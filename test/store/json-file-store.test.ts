@@ -249,14 +249,14 @@ describe('JsonFileStore on disk', () => {
     if (process.getuid?.() !== 0) expect(() => new JsonFileStore(file)).toThrow(/cannot be read: EACCES/);
   });
 
-  it('stops the connector with state_unavailable / secrets_unavailable for a damaged state.json / secrets.json', async () => {
+  it('stops the connector with state_damaged / secrets_unavailable for a damaged state.json / secrets.json', async () => {
     const dataDir = join(await tempDir(), 'data');
     await mkdir(dataDir, { recursive: true });
     const config = loadConfig({ env: { GDRIVE_BACKUP_DATA_DIR: dataDir }, readFile: false });
     await writeFile(join(dataDir, 'state.json'), '{"cache": [');
     await expect(openStores(config, silentLog)).rejects.toMatchObject({
-      code: 'state_unavailable',
-      message: expect.stringContaining(`${join(dataDir, 'state.json')} is damaged (not valid JSON)`),
+      code: 'state_damaged',
+      message: `The connector's state file ${join(dataDir, 'state.json')} is damaged (not valid JSON): move it aside and start the connector again; backups that were in progress must run again.`,
     });
     expect(await readFile(join(dataDir, 'state.json'), 'utf8')).toBe('{"cache": [');
     await rm(join(dataDir, 'state.json'));
