@@ -223,16 +223,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     children.push(child);
     return child;
   };
+  const data = new TestData(join(work, 'data'), pieceSize);
   const connected = new Set<string>();
-  /** A service on `dir` (one account per sandbox), connected, warmed up by a 1 MiB upload. */
-  const serviceOn = async (
-    sandbox: SandboxChild | { env: Record<string, string> },
-    dir: string,
-    chunk: number,
-  ) => {
+  /** A service on `dir` (one data dir per sandbox), connected, warmed up by a 1 MiB upload. */
+  const serviceOn = async (sandboxEnv: SandboxEnv, dir: string, chunk: number) => {
     const service = track(
       await startServiceChild(cliPath, {
-        sandboxEnv: sandbox.env,
+        sandboxEnv,
         dataDir: dir,
         chunkSize: chunk,
         exchangeDir: work,
@@ -250,7 +247,6 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     await child.stop();
   };
 
-  const data = new TestData(join(work, 'data'), pieceSize);
   try {
     await mkdir(join(work, 'data'));
     await mkdir(reads);
@@ -271,7 +267,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const local = track(await startSandboxChild(cliPath));
     const localToken = await rawAccessToken(local.env);
     await rawUpload(local.env, localToken, warmData, DEFAULT_CHUNK, 'warm-raw.bin');
-    let service = await serviceOn(local, dataDir('local'), DEFAULT_CHUNK);
+    let service = await serviceOn(local.env, dataDir('local'), DEFAULT_CHUNK);
     const localLink = { env: local.env, token: localToken };
     const localPair = await measurePair(localLink, service, transfer, reads, 'local', runs);
     const pairRows = (p: { upload: PairFigures; download: PairFigures }): Cell[][] =>
@@ -308,7 +304,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     let shapedPair: { upload: PairFigures; download: PairFigures } | undefined;
     for (const chunk of SWEEP_CHUNKS) {
       // A fresh service per chunk size, measured before anything else runs in it.
-      service = await serviceOn(shaped, dataDir('shaped'), chunk);
+      service = await serviceOn(shaped.env, dataDir('shaped'), chunk);
       const idle = rssMib(service.pid);
       let bestMs = Infinity;
       let peak: number | null = null;
@@ -362,7 +358,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     // --- 5: memory, fresh service per size so neither inherits the other's heap
     const memoryRuns: MemoryRow[] = [];
     for (const size of memorySizes) {
-      service = await serviceOn(local, dataDir('local'), DEFAULT_CHUNK);
+      service = await serviceOn(local.env, dataDir('local'), DEFAULT_CHUNK);
       const dataset = await data.dataset(size);
       const idle = rssMib(service.pid);
       const { peak } = await watched(service, () =>
@@ -390,7 +386,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     const counting = await startSandbox({});
     let byKind: Record<string, number>;
     try {
-      service = await serviceOn({ env: counting.env }, dataDir('requests'), requestChunk);
+      service = await serviceOn(counting.env, dataDir('requests'), requestChunk);
       try {
         counting.resetCounters();
         await serviceUpload(service.client, requestData, '/requests.bin');
