@@ -113,17 +113,16 @@ async function watched<T>(
 ): Promise<{ value: T; cpu: number | null; peak: number | null }> {
   const cpuBefore = cpuSeconds(service.pid);
   const meter = new PeakMeter(service.pid);
+  let value: T;
   try {
-    const value = await fn();
-    const cpuAfter = cpuSeconds(service.pid);
-    return {
-      value,
-      cpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
-      peak: meter.stop(),
-    };
-  } finally {
+    value = await fn();
+  } catch (error) {
     meter.stop();
+    throw error;
   }
+  const peak = meter.stop();
+  const cpuAfter = cpuSeconds(service.pid);
+  return { value, cpu: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore, peak };
 }
 
 /** Where the raw side sends its requests. */
