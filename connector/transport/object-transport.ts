@@ -17,6 +17,7 @@ import type { Config } from '../config/config.js';
 import type { DriveApi, DriveItem, FolderRef } from '../drive/drive-api.js';
 import { describeFolder, type FolderLocation, type ObjectFolders } from '../drive/folders.js';
 import { joinHookPath, replaceControlCharacters, splitHookPath } from '../drive/paths.js';
+import type { OpenReadInput, OpenWriteInput } from '../drive/transfer-handles.js';
 import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from './object-ref.js';
@@ -33,22 +34,8 @@ import type {
 
 /** The part of the handle engine (drive/transfer-handles.ts) the transport hands files to. */
 export interface TransferEngine extends HandleOperations {
-  openWrite(input: {
-    object: ObjectRef;
-    path: string;
-    parentId: string;
-    name: string;
-    driveId?: string;
-  }): Promise<string>;
-  openRead(input: {
-    object: ObjectRef;
-    path: string;
-    fileId: string;
-    size: number;
-    md5?: string;
-    offset: number;
-    driveId?: string;
-  }): Promise<string>;
+  openWrite(input: OpenWriteInput): Promise<string>;
+  openRead(input: OpenReadInput): Promise<string>;
   openCount(): Promise<number>;
 }
 
