@@ -5,7 +5,7 @@
  */
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startLoopbackCallback } from '../cli/oauth-loopback.js';
+import { connectThroughLoopback, followConsentUrl } from '../cli/oauth-loopback.js';
 import type { ServiceClient } from '../cli/service-client.js';
 import type { ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
@@ -15,25 +15,7 @@ export const BENCH_OBJECT: ObjectRef = { type: 'server', id: null };
 
 /** Connects BENCH_OBJECT: consent URL -> the sandbox's redirect -> loopback callback -> oauth/finish. */
 export async function connectAccount(client: ServiceClient): Promise<string> {
-  const callback = await startLoopbackCallback(0, (answer) =>
-    client.oauthFinish(
-      BENCH_OBJECT,
-      answer.code !== undefined
-        ? { state: answer.state, code: answer.code }
-        : { state: answer.state, error: answer.error ?? 'unknown' },
-    ),
-  );
-  try {
-    const { url } = await client.oauthStart(BENCH_OBJECT, {
-      redirectUri: callback.redirectUri,
-      name: 'bench',
-    });
-    // The "browser": the sandbox's consent page redirects to the loopback callback at once.
-    await (await fetch(url)).arrayBuffer();
-    return (await callback.result).email;
-  } finally {
-    await callback.close();
-  }
+  return (await connectThroughLoopback(client, BENCH_OBJECT, { name: 'bench' }, followConsentUrl)).email;
 }
 
 /** openFileWrite + appendFile per piece + closeFile; the time covers all three. */

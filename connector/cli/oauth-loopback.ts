@@ -6,6 +6,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { GdriveBackupError } from '../errors/errors.js';
+import type { ObjectRef } from '../transport/object-ref.js';
 
 export interface CallbackAnswer {
   state: string;
@@ -83,4 +85,68 @@ export async function startLoopbackCallback(
         server.close(() => resolve());
       }),
   };
+}
+
+/** The two OAuth calls of the connector, in-process (Backend) or over HTTP (ServiceClient). */
+export interface OAuthApi {
+  oauthStart(
+    object: ObjectRef,
+    input: { redirectUri: string; name?: string; folder?: string },
+  ): Promise<{ url: string }>;
+  oauthFinish(
+    object: ObjectRef,
+    input: { state: string; code: string } | { state: string; error: string },
+  ): Promise<{ email: string }>;
+}
+
+export interface ConnectOptions {
+  /** Loopback port of the listener; 0 = any free port. */
+  port?: number;
+  name?: string;
+  folder?: string;
+  /** Give up after this long without Google's answer (the state lives 10 minutes). */
+  timeoutMs?: number;
+}
+
+/**
+ * The whole redirect flow: listener up, consent URL from oauth/start, `visit` takes the user
+ * (or, with the sandbox, a plain fetch) there, Google's answer comes back to the listener and
+ * goes to oauth/finish. Returns the account e-mail.
+ */
+export async function connectThroughLoopback(
+  api: OAuthApi,
+  object: ObjectRef,
+  options: ConnectOptions,
+  visit: (consentUrl: string, redirectUri: string) => Promise<void>,
+): Promise<{ email: string }> {
+  const callback = await startLoopbackCallback(options.port ?? 0, (answer) =>
+    api.oauthFinish(
+      object,
+      answer.code !== undefined
+        ? { state: answer.state, code: answer.code }
+        : { state: answer.state, error: answer.error ?? 'unknown' },
+    ),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const { url } = await api.oauthStart(object, {
+      redirectUri: callback.redirectUri,
+      ...(options.name === undefined ? {} : { name: options.name }),
+      ...(options.folder === undefined ? {} : { folder: options.folder }),
+    });
+    await visit(url, callback.redirectUri);
+    if (options.timeoutMs === undefined) return await callback.result;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GdriveBackupError('oauth_state_invalid')), options.timeoutMs);
+    });
+    return await Promise.race([callback.result, expired]);
+  } finally {
+    if (timer) clearTimeout(timer);
+    await callback.close();
+  }
+}
+
+/** The "browser" of the demo, the bench and tests: the sandbox's consent page redirects at once. */
+export async function followConsentUrl(url: string): Promise<void> {
+  await (await fetch(url)).arrayBuffer();
 }

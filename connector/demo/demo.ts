@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes, mibPerSecond } from '../cli/format.js';
-import { startLoopbackCallback } from '../cli/oauth-loopback.js';
+import { connectThroughLoopback, followConsentUrl } from '../cli/oauth-loopback.js';
 import { ServiceClient } from '../cli/service-client.js';
 import { loadConfig } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
@@ -87,27 +87,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
 
     const object: ObjectRef = { type: 'subscription', id: '1' };
     const api = client;
-    const callback = await startLoopbackCallback(0, (answer) =>
-      api.oauthFinish(
-        object,
-        answer.code !== undefined
-          ? { state: answer.state, code: answer.code }
-          : { state: answer.state, error: answer.error ?? 'unknown' },
-      ),
-    );
-    let email: string;
-    try {
-      const { url } = await client.oauthStart(object, {
-        redirectUri: callback.redirectUri,
-        name: 'example.com',
-      });
-      // The "browser": follows the consent URL, which redirects to our loopback callback.
-      const page = await fetch(url);
-      await page.text();
-      ({ email } = await callback.result);
-    } finally {
-      await callback.close();
-    }
+    // The "browser" follows the consent URL, which redirects to our loopback callback.
+    const { email } = await connectThroughLoopback(api, object, { name: 'example.com' }, followConsentUrl);
     say(`connect ${formatObjectRef(object)} (example.com): consent -> callback -> oauth/finish: ${email}`);
 
     // Writes one remote file the way Plesk does, from generated data; returns its local hashes.

@@ -1,10 +1,9 @@
 /** `connect`, `disconnect`, `status`: the object's Google account. */
 import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
-import { GdriveBackupError } from '../../errors/errors.js';
 import { formatObjectRef } from '../../transport/object-ref.js';
 import { formatBytes } from '../format.js';
-import { startLoopbackCallback } from '../oauth-loopback.js';
+import { connectThroughLoopback } from '../oauth-loopback.js';
 import { addConfigOptions, wholeNumber, withBackend } from '../options.js';
 
 /** The state the connector hands out lives 10 minutes; waiting longer cannot succeed. */
@@ -42,33 +41,22 @@ export function connectCommand(): Command {
   addConfigOptions(command, ['clientId', 'clientSecret', 'scope', 'rootFolder']);
   return command.action(async (options: Record<string, unknown>) => {
     await withBackend(options, async (backend, object) => {
-      const callback = await startLoopbackCallback(options.port as number, (answer) =>
-        backend.oauthFinish(
-          object,
-          answer.code !== undefined
-            ? { state: answer.state, code: answer.code }
-            : { state: answer.state, error: answer.error ?? 'unknown' },
-        ),
-      );
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const { url } = await backend.oauthStart(object, {
-          redirectUri: callback.redirectUri,
+      const { email } = await connectThroughLoopback(
+        backend,
+        object,
+        {
+          port: options.port as number,
+          timeoutMs: CONSENT_WAIT_MS,
           ...(typeof options.name === 'string' ? { name: options.name } : {}),
           ...(typeof options.folder === 'string' ? { folder: options.folder } : {}),
-        });
-        process.stdout.write(`Open this address in a browser and allow access to Google Drive:\n${url}\n`);
-        process.stdout.write(`Waiting for Google's answer on ${callback.redirectUri} ...\n`);
-        if (options.browser === true) openBrowser(url);
-        const expired = new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new GdriveBackupError('oauth_state_invalid')), CONSENT_WAIT_MS);
-        });
-        const { email } = await Promise.race([callback.result, expired]);
-        process.stdout.write(`Connected ${formatObjectRef(object)} to Google Drive as ${email}\n`);
-      } finally {
-        if (timer) clearTimeout(timer);
-        await callback.close();
-      }
+        },
+        async (url, redirectUri) => {
+          process.stdout.write(`Open this address in a browser and allow access to Google Drive:\n${url}\n`);
+          process.stdout.write(`Waiting for Google's answer on ${redirectUri} ...\n`);
+          if (options.browser === true) openBrowser(url);
+        },
+      );
+      process.stdout.write(`Connected ${formatObjectRef(object)} to Google Drive as ${email}\n`);
     });
   });
 }
