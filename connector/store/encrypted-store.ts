@@ -11,7 +11,15 @@ export class EncryptedStore extends EventEmitter implements KeyvStoreAdapter {
   // keyv's adapter contract types `opts` as any; it only reads it for the dialect.
   // biome-ignore lint/suspicious/noExplicitAny: keyv's KeyvStoreAdapter declares opts as any
   opts: any = { dialect: 'encrypted' };
-  namespace?: string;
+
+  /** keyv sets its namespace here; the inner store needs it so that clear() keeps other namespaces. */
+  get namespace(): string | undefined {
+    return this.inner.namespace;
+  }
+
+  set namespace(namespace: string | undefined) {
+    this.inner.namespace = namespace;
+  }
 
   constructor(
     private readonly inner: KeyvStoreAdapter,

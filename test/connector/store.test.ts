@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Keyv } from 'keyv';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../connector/config/config.js';
 import { silentLog } from '../../connector/log.js';
@@ -37,6 +38,25 @@ runStoreConformance('encrypted secrets store (secrets.json)', async () => {
     reopen: open,
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
+});
+
+describe('encrypted secrets store', () => {
+  it("clears only its keyv namespace's keys in the file it shares", async () => {
+    const dir = await tempDir();
+    try {
+      const inner = new JsonFileStore(join(dir, 'secrets.json'));
+      const sealed = new EncryptedStore(inner, await SecretCipher.fromKeyFile(join(dir, 'secrets.key')));
+      const secrets = new Keyv({ store: sealed, namespace: 'secrets', throwOnErrors: true });
+      await secrets.set('refresh-token:server', 'token');
+      await inner.set('elsewhere:key', 'kept');
+      await secrets.clear();
+      expect(await secrets.get('refresh-token:server')).toBeUndefined();
+      expect(await inner.get('elsewhere:key')).toBe('kept');
+      await inner.disconnect();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('stores on disk', () => {
