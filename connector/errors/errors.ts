@@ -155,6 +155,12 @@ export const ERRORS = {
     message:
       'Only {free} are free on the Google Drive of {object} (less than {threshold}): free space in Google Drive or buy more storage before backups fail.',
   },
+  service_stopping: {
+    status: 503,
+    retryable: true,
+    message:
+      'The connector service is stopping: send the request again in a moment (the service starts again on demand).',
+  },
   data_dir_locked: {
     status: 423,
     retryable: true,

@@ -132,10 +132,8 @@ export async function startService(
   });
   let stopping: Promise<void> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
-  let closing = false;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      closing = true;
       if (idleTimer) clearTimeout(idleTimer);
       try {
         await app.close();
@@ -146,13 +144,6 @@ export async function startService(
     })();
     return stopping;
   };
-
-  // A keep-alive connection would hold close() open after its last answer: answers sent
-  // while closing end their connection.
-  app.addHook('onSend', async (_request, reply, payload) => {
-    if (closing) reply.header('connection', 'close');
-    return payload;
-  });
 
   try {
     if (config.idleTimeout > 0) {

@@ -45,7 +45,8 @@ export function buildService({ connector, config, apiToken, log }: ServiceOption
     logger,
     // Appends and reads of ~100 MiB pieces take as long as the wire needs: no request timeout.
     requestTimeout: 0,
-    return503OnClosing: true,
+    // Requests arriving while the service stops get the API's error shape (hook below), not fastify's own 503.
+    return503OnClosing: false,
     // JSON clients send JSON types: a string where a number belongs is a bug to report, not to
     // guess; an unknown field (a typo, a newer client) is refused, not silently dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
@@ -65,7 +66,19 @@ export function buildService({ connector, config, apiToken, log }: ServiceOption
 
   installErrorHandler(app);
 
+  // Stopping (SIGTERM, idle timeout): requests in flight finish, new ones are told to come back,
+  // and every answer ends its keep-alive connection, which would otherwise hold close() open.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
+
   app.addHook('onRequest', async (request) => {
+    if (closing) throw new GdriveBackupError('service_stopping');
     if (!bearerMatches(request.headers.authorization, apiToken)) throw new GdriveBackupError('unauthorized');
   });
 

@@ -455,6 +455,59 @@ describe('socket and failures', () => {
     expect(await readFile(join(dataDir, 'connector.sock'), 'utf8')).toBe('not a socket');
   });
 
+  it('while stopping, finishes the request in flight and refuses new ones with service_stopping', async () => {
+    // The real connector, except that check() waits until the test lets it go.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started!: () => void;
+    const checking = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const slow = new Proxy(service.connector, {
+      get(target, key, receiver) {
+        if (key === 'transport')
+          return () => ({
+            check: async () => {
+              started();
+              await gate;
+              return { errors: [], warnings: [] };
+            },
+          });
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const app = buildService({
+      connector: slow,
+      config: serviceConfig(join(root, 'data')),
+      apiToken: 'token',
+      log: false,
+    });
+    const headers = { authorization: 'Bearer token' };
+    const inFlight = app.inject({ method: 'POST', url: `${base}/check`, headers });
+    await checking;
+    const closed = app.close();
+    const refused = await app.inject({ method: 'GET', url: '/v1/health', headers });
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers.connection).toBe('close');
+    expect(refused.json()).toEqual({
+      error: {
+        code: 'service_stopping',
+        message:
+          'The connector service is stopping: send the request again in a moment (the service starts again on demand).',
+        retryable: true,
+        params: {},
+      },
+    });
+    release();
+    const answered = await inFlight;
+    expect(answered.statusCode).toBe(200);
+    expect(answered.json()).toEqual({ errors: [], warnings: [] });
+    await closed;
+  });
+
   it('answers an unexpected failure with internal and a generic sentence', async () => {
     // The real connector, except that one call breaks the way a bug would.
     const broken = new Proxy(service.connector, {

@@ -88,6 +88,7 @@ $messages = [
     'error.low_quota' => 'Only %%free%% are free on the Google Drive of %%object%% (less than %%threshold%%): free space in Google Drive or buy more storage before backups fail.',
     'error.data_dir_locked' => 'Another gdrive-backup process is using %%dataDir%%: wait for it or stop it, then try again.',
     'error.secret_too_large' => 'A secret of %%size%% characters does not fit Plesk\'s Key-Value Storage (5000 at most).',
+    'error.service_stopping' => 'The connector service is stopping: send the request again in a moment (the service starts again on demand).',
     'error.state_damaged' => "The connector's state file %%file%% is damaged (%%reason%%): move it aside and start the connector again; backups that were in progress must run again.",
     'error.state_unavailable' => 'The state store cannot be reached (%%detail%%): check GDRIVE_BACKUP_STORE_URL and that Redis is running, or leave it empty for the embedded store.',
     'error.secrets_unavailable' => 'The secrets store cannot be reached (%%detail%%): check the data directory or the Plesk Key-Value Storage bridge.',
