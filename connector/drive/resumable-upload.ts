@@ -4,7 +4,7 @@
  * Protocol: shared/reference/google-drive-facts.md, "Resumable upload". The states read top to
  * bottom: open (a record, no request) -> session started on the first chunk -> sending full
  * chunks -> tail kept on disk between calls -> finalising (the last chunk names the total) ->
- * verified against Drive's size/md5/sha256.
+ * verified against Drive's size/md5/sha256 (size/md5 only after a restart: stream-hash.ts).
  *
  * Why it looks the way it does:
  *  - Every chunk but the last must be a multiple of 256 KiB, so bytes gather in one buffer of
@@ -16,12 +16,15 @@
  *    up from the local file and sent again. We never assume sent == persisted.
  *  - After an interruption (reset, 5xx, 429, rate 403) the Pacer backs off, and before
  *    resending we ask Drive where it is (empty PUT, `bytes *\/*`).
- *  - The record of a handle changes at the end of each appendFile (new tail, appended, hash
+ *  - The record of a handle changes at the end of each appendFile (new tail, appended, md5
  *    state); after each acknowledged chunk only Drive's offset is persisted. A connector killed
  *    in the middle of a call thus carries on from the state before that call: a caller that
  *    repeats the call sends the same bytes again, which Drive skips (overlap is allowed); one
  *    that does not is caught by the final verification.
+ *  - The in-memory sha256 is handed in and a copy handed back, kept by the caller only when the
+ *    call succeeded, so it covers exactly the bytes the persisted md5 state does.
  */
+import type { Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
@@ -30,7 +33,7 @@ import type { WriteResult } from '../transport/types.js';
 import type { DriveHttp, HttpResponse } from './drive-http.js';
 import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
-import { type SavedHashState, UploadHash } from './stream-hash.js';
+import { type Digests, type SavedHashState, UploadHash } from './stream-hash.js';
 
 /** The persisted state of one write handle (small, JSON, in the state store). */
 export interface UploadRecord {
@@ -49,8 +52,13 @@ export interface UploadRecord {
   tailLength: number;
   /** Bytes received from appendFile calls so far. */
   appended: number;
-  /** md5/sha256 state over the `appended` bytes. */
+  /** md5 state over the `appended` bytes (records of older versions also hold an unused sha256 state). */
   hashState: SavedHashState;
+  /**
+   * 'live': the process that saved this record holds a sha256 of all `appended` bytes in memory;
+   * 'lost' (or absent, in older records): none does, the upload is verified by size and md5 only.
+   */
+  sha256?: 'live' | 'lost';
   createdAt: number;
 }
 
@@ -74,12 +82,18 @@ export interface UploadEnv {
 }
 
 /** The file resource Drive answers a finished upload with (the fields asked at start). */
-interface DriveFileResource {
+export interface DriveFileResource {
   id?: string;
   name?: string;
   size?: string;
   md5Checksum?: string;
   sha256Checksum?: string;
+}
+
+/** What appendToUpload did: bytes appended, and the sha256 over every byte if it had the live one. */
+export interface AppendOutcome {
+  bytes: number;
+  sha256?: Hash;
 }
 
 type PutOutcome = { done: false; persisted: number } | { done: true; file: DriveFileResource };
@@ -104,6 +118,7 @@ export function newUploadRecord(
     tailLength: 0,
     appended: 0,
     hashState,
+    sha256: 'live',
     createdAt: now,
   };
   if (input.driveId !== undefined) record.driveId = input.driveId;
@@ -116,19 +131,22 @@ function failureContext(record: UploadRecord): FailureContext {
 }
 
 /**
- * Appends the whole of `localFile` to the upload. Returns the bytes appended; the record is
- * updated and saved. Memory: `env.buffer` only (the local file is read straight into it).
+ * Appends the whole of `localFile` to the upload. Returns the bytes appended and, when
+ * `liveSha256` (the in-memory sha256 of the `start.appended` bytes, not advanced here) was given,
+ * a new hasher that has also seen this call's bytes; the record is updated and saved. Memory:
+ * `env.buffer` only (the local file is read straight into it).
  */
 export async function appendToUpload(
   env: UploadEnv,
   start: UploadRecord,
   localFile: string,
-): Promise<number> {
+  liveSha256?: Hash,
+): Promise<AppendOutcome> {
   const context = failureContext(start);
   const file = await openLocalFile(localFile);
   try {
     const size = file.size;
-    const hash = await UploadHash.create(start.hashState);
+    const hash = await UploadHash.create(start.hashState, liveSha256);
     const buffer = env.buffer;
     const chunk = env.chunkSize;
 
@@ -198,11 +216,18 @@ export async function appendToUpload(
     const tailStart = appended - bufLen;
     if (bufLen > 0 && (tailStart !== start.appended - start.tailLength || bufLen !== start.tailLength))
       await writeTail(env.dataDir, env.fd, tailStart, buffer.subarray(0, bufLen));
-    record = { ...record, tailLength: bufLen, appended, hashState: hash.save() };
+    const sha256 = hash.liveSha256();
+    record = {
+      ...record,
+      tailLength: bufLen,
+      appended,
+      hashState: hash.save(),
+      sha256: sha256 === undefined ? 'lost' : 'live',
+    };
     await env.save(record);
     await pruneTails(env.dataDir, env.fd, bufLen > 0 ? tailStart : null);
     env.log.debug('upload: appended', { fd: env.fd, bytes: size, appended, offset: record.offset });
-    return size;
+    return sha256 === undefined ? { bytes: size } : { bytes: size, sha256 };
   } finally {
     await file.handle.close();
   }
@@ -211,11 +236,17 @@ export async function appendToUpload(
 /**
  * Sends the kept tail as the last chunk (the total named), and checks Drive's answer against our
  * size and hashes. A mismatch deletes the file on Drive and throws `verification_failed`.
+ * `liveSha256` (the in-memory sha256 of all appended bytes, only copied here) is absent after a
+ * restart: then size and md5 are checked and Drive's sha256 is reported.
  */
-export async function finishUpload(env: UploadEnv, start: UploadRecord): Promise<WriteResult> {
+export async function finishUpload(
+  env: UploadEnv,
+  start: UploadRecord,
+  liveSha256?: Hash,
+): Promise<WriteResult> {
   const context = failureContext(start);
   const total = start.appended;
-  const ours = (await UploadHash.create(start.hashState)).digest();
+  const ours = (await UploadHash.create(start.hashState, liveSha256)).digest();
   const tailStart = total - start.tailLength;
   await readTail(env.dataDir, env.fd, tailStart, start.tailLength, env.buffer);
   let record = await ensureSession(env, start, context);
@@ -242,14 +273,25 @@ export async function finishUpload(env: UploadEnv, start: UploadRecord): Promise
     }
   }
 
-  const mismatch = compare(file, total, ours);
-  if (mismatch !== undefined) {
-    env.log.warn('upload: verification failed, removing the file', { fd: env.fd, detail: mismatch });
+  const failure = verificationError(file, total, ours, record.path);
+  if (failure !== undefined) {
+    env.log.warn('upload: verification failed, removing the file', {
+      fd: env.fd,
+      detail: failure.params.detail,
+    });
     if (file.id) await deleteDriveFile(env, context, file.id);
-    throw new GdriveBackupError('verification_failed', { path: record.path, detail: mismatch });
+    throw failure;
   }
   env.log.debug('upload: finished and verified', { fd: env.fd, bytes: total });
-  return { size: total, md5: ours.md5, sha256: ours.sha256 };
+  if (ours.sha256 !== undefined) return { size: total, md5: ours.md5, sha256: ours.sha256 };
+  env.log.info(
+    "upload: sha256 not re-computed (a restart or a repeated call in between), reporting Drive's; size and md5 verified",
+    {
+      fd: env.fd,
+      bytes: total,
+    },
+  );
+  return { size: total, md5: ours.md5, sha256: file.sha256Checksum?.toLowerCase() ?? '' };
 }
 
 /** Slices small enough that the event loop keeps the socket busy between them. */
@@ -277,16 +319,31 @@ function unwrap<T>(settled: Settled<T>): T {
   return settled.value;
 }
 
-function compare(
+/**
+ * Drive's answer to the last chunk against what was appended: `verification_failed` for `path`,
+ * or undefined when it matches. sha256 is compared when we have ours (no restart in between)
+ * and Drive reports one.
+ */
+export function verificationError(
   file: DriveFileResource,
   total: number,
-  ours: { md5: string; sha256: string },
-): string | undefined {
+  ours: Digests,
+  path: string,
+): GdriveBackupError | undefined {
+  const detail = mismatch(file, total, ours);
+  return detail === undefined ? undefined : new GdriveBackupError('verification_failed', { path, detail });
+}
+
+function mismatch(file: DriveFileResource, total: number, ours: Digests): string | undefined {
   if (file.size === undefined || Number(file.size) !== total)
     return `Drive has ${file.size ?? 'no size'} bytes, ${total} were sent`;
   if (file.md5Checksum === undefined) return 'Drive reported no md5 checksum';
   if (file.md5Checksum.toLowerCase() !== ours.md5) return 'md5 differs';
-  if (file.sha256Checksum !== undefined && file.sha256Checksum.toLowerCase() !== ours.sha256)
+  if (
+    ours.sha256 !== undefined &&
+    file.sha256Checksum !== undefined &&
+    file.sha256Checksum.toLowerCase() !== ours.sha256
+  )
     return 'sha256 differs';
   return undefined;
 }

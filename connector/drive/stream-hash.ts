@@ -1,59 +1,74 @@
 /**
- * Running md5 + sha256 of an upload that survives a connector restart.
+ * Running hashes of an upload (md5 that survives a connector restart, sha256 that does not) and
+ * of a whole-file download (md5).
  *
  * Drive's final answer carries md5Checksum and sha256Checksum; we compare them with our own
  * hashes of every byte appended. An upload can span many appendFile calls and a restart of the
- * service, so the hashers' internal state is saved (hash-wasm's save()/load()) into the
- * handle's persisted record after each call instead of re-reading what was already sent.
+ * service, so the md5 hasher runs in hash-wasm, whose internal state can be saved (save()/load())
+ * into the handle's persisted record after each call instead of re-reading what was already sent.
+ *
+ * sha256 in WebAssembly is about 7 times slower than node:crypto and was most of the service's
+ * CPU, so sha256 is a node:crypto Hash held in memory only (per fd, by transfer-handles.ts). The
+ * trade-off: after a restart between two appendFile calls that sha256 is gone, the upload is
+ * verified by size and md5 alone and the sha256 reported is Drive's own.
  */
-import { createMD5, createSHA256, type IHasher } from 'hash-wasm';
+import { createHash, type Hash } from 'node:crypto';
+import { createMD5, type IHasher } from 'hash-wasm';
 
-/** The hashers' saved internal states, base64, as stored in a handle record. */
+/** The md5 hasher's saved internal state, base64, as stored in a handle record. */
 export interface SavedHashState {
   md5: string;
-  sha256: string;
 }
 
 export interface Digests {
   md5: string;
-  sha256: string;
+  /** Absent when no in-memory sha256 covered every byte (a restart in between). */
+  sha256?: string;
 }
 
 export class UploadHash {
   private constructor(
     private readonly md5: IHasher,
-    private readonly sha256: IHasher,
+    private readonly sha256: Hash | undefined,
   ) {}
 
-  /** Fresh hashers, or resumed from a saved state. */
-  static async create(saved?: SavedHashState): Promise<UploadHash> {
+  /**
+   * md5 fresh or resumed from a saved state. `liveSha256` is the in-memory sha256 of the same
+   * bytes, or undefined once it is lost; it is copied, never advanced, so a call that fails
+   * leaves the caller's hasher as it was, like the persisted md5 state.
+   */
+  static async create(saved?: SavedHashState, liveSha256?: Hash): Promise<UploadHash> {
     const md5 = await createMD5();
-    const sha256 = await createSHA256();
     md5.init();
-    sha256.init();
-    if (saved) {
-      md5.load(Buffer.from(saved.md5, 'base64'));
-      sha256.load(Buffer.from(saved.sha256, 'base64'));
-    }
-    return new UploadHash(md5, sha256);
+    if (saved) md5.load(Buffer.from(saved.md5, 'base64'));
+    return new UploadHash(md5, liveSha256?.copy());
+  }
+
+  /** A fresh sha256 for a new handle. */
+  static freshSha256(): Hash {
+    return createHash('sha256');
   }
 
   update(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.md5.update(bytes);
-    this.sha256.update(bytes);
+    this.sha256?.update(bytes);
   }
 
   save(): SavedHashState {
-    return {
-      md5: Buffer.from(this.md5.save()).toString('base64'),
-      sha256: Buffer.from(this.sha256.save()).toString('base64'),
-    };
+    return { md5: Buffer.from(this.md5.save()).toString('base64') };
+  }
+
+  /** The sha256 of every byte so far, to become the caller's live one once the call succeeded. */
+  liveSha256(): Hash | undefined {
+    return this.sha256;
   }
 
   /** Final hex digests; the hashers cannot be updated afterwards. */
   digest(): Digests {
-    return { md5: this.md5.digest('hex'), sha256: this.sha256.digest('hex') };
+    const digests: Digests = { md5: this.md5.digest('hex') };
+    if (this.sha256 !== undefined) digests.sha256 = this.sha256.digest('hex');
+    return digests;
   }
 }
 

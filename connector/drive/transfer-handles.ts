@@ -4,16 +4,19 @@
  *
  * A handle (fd) names a small typed record in the state store, so a restarted connector carries
  * on with the same fd: a write record holds the session URI, Drive's offset, the kept tail's
- * length (its bytes wait in `<dataDir>/spool/<fd>/`) and the running md5/sha256 state; a read
- * record holds the position and the running md5 of a whole-file read. Calls on one fd run one at
- * a time; different fds run in parallel. One process owns a data directory (data-dir lock), so
- * in-process locking is enough.
+ * length (its bytes wait in `<dataDir>/spool/<fd>/`) and the running md5 state; a read record
+ * holds the position and the running md5 of a whole-file read. The sha256 of an upload lives in
+ * this instance only (`liveSha256`, see stream-hash.ts for why): replaced only when an appendFile
+ * succeeded, and trusted only while the record says 'live' and covers the same bytes, so a
+ * failed, repeated or cut-off call never leaves it with bytes seen twice or missed; after a
+ * restart the handle goes on without it. Calls on one fd run one at a time; different fds run in
+ * parallel. One process owns a data directory (data-dir lock), so in-process locking is enough.
  *
  * The data path of a backup byte: transfer-handles.appendFile -> resumable-upload.appendToUpload
  * (reads the local file into the chunk buffer, hashes it, PUTs full chunks) -> spool.writeTail
  * (the remainder) ... closeWrite -> resumable-upload.finishUpload (last chunk, verification).
  */
-import { randomBytes } from 'node:crypto';
+import { type Hash, randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Keyv } from 'keyv';
 import type { Config } from '../config/config.js';
@@ -95,8 +98,15 @@ const SPARE_BUFFERS = 1;
 /** fd -> createdAt of every open handle. */
 type HandleIndex = Record<string, number>;
 
+/** The in-memory sha256 of a write handle and how many appended bytes it has seen. */
+interface LiveSha256 {
+  hash: Hash;
+  appended: number;
+}
+
 export class TransferHandles implements HandleOperations {
   private readonly locks = new Map<string, Promise<void>>();
+  private readonly liveSha256 = new Map<string, LiveSha256>();
   private indexQueue: Promise<void> = Promise.resolve();
   private readonly spare: Buffer[] = [];
   private readonly ready: Promise<void>;
@@ -119,6 +129,7 @@ export class TransferHandles implements HandleOperations {
     const hash = await UploadHash.create();
     const record = newUploadRecord(input, hash.save(), Date.now());
     await this.deps.state.set(RECORD_PREFIX + fd, record);
+    this.liveSha256.set(fd, { hash: UploadHash.freshSha256(), appended: 0 });
     await this.updateIndex((index) => {
       index[fd] = record.createdAt;
     });
@@ -166,7 +177,13 @@ export class TransferHandles implements HandleOperations {
     return this.exclusive(fd, async () => {
       const record = await this.load(fd, 'write');
       try {
-        return await this.withUploadEnv(fd, record, (env) => appendToUpload(env, record, localFile));
+        const live = this.liveSha256For(fd, record);
+        const outcome = await this.withUploadEnv(fd, record, (env) =>
+          appendToUpload(env, record, localFile, live),
+        );
+        if (outcome.sha256 === undefined) this.liveSha256.delete(fd);
+        else this.liveSha256.set(fd, { hash: outcome.sha256, appended: record.appended + outcome.bytes });
+        return outcome.bytes;
       } catch (error) {
         // The session is gone on Drive: nothing can finish this handle any more.
         if (error instanceof GdriveBackupError && error.code === 'upload_session_expired')
@@ -180,7 +197,8 @@ export class TransferHandles implements HandleOperations {
     return this.exclusive(fd, async () => {
       const record = await this.load(fd, 'write');
       try {
-        const result = await this.withUploadEnv(fd, record, (env) => finishUpload(env, record));
+        const live = this.liveSha256For(fd, record);
+        const result = await this.withUploadEnv(fd, record, (env) => finishUpload(env, record, live));
         await this.forget(fd);
         return result;
       } catch (error) {
@@ -278,6 +296,17 @@ export class TransferHandles implements HandleOperations {
     return stale.length;
   }
 
+  /**
+   * The in-memory sha256 of exactly the record's appended bytes, or undefined: none after a
+   * restart, and none when the record is not the one the hasher was last advanced with.
+   */
+  private liveSha256For(fd: string, record: UploadRecord): Hash | undefined {
+    const live = this.liveSha256.get(fd);
+    if (live !== undefined && record.sha256 === 'live' && live.appended === record.appended) return live.hash;
+    this.liveSha256.delete(fd);
+    return undefined;
+  }
+
   private async withUploadEnv<T>(
     fd: string,
     record: UploadRecord,
@@ -335,6 +364,7 @@ export class TransferHandles implements HandleOperations {
   }
 
   private async forget(fd: string): Promise<void> {
+    this.liveSha256.delete(fd);
     await this.deps.state.delete(RECORD_PREFIX + fd);
     await this.updateIndex((index) => {
       delete index[fd];

@@ -1,11 +1,15 @@
 // A connector restarted between calls carries on with the same fd: a new TransferHandles over a
 // new state store opened on the same file and the same data dir. Also: a call cut off in the
-// middle and repeated, abandoned handles purged, and read handles resumed.
+// middle and repeated, abandoned handles purged, and read handles resumed. The sha256 lives in
+// memory only: after a restart (or a record that moved on without it) the upload is verified by
+// size and md5 and the sha256 reported is Drive's.
 import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
 import { spoolDir } from '../../connector/drive/spool.js';
+import { TransferHandles } from '../../connector/drive/transfer-handles.js';
+import { recordingLog } from '../helpers/test-env.js';
 import {
   bytesOf,
   type DataPathEnv,
@@ -79,6 +83,66 @@ describe('restart', () => {
       await expect(stat(spoolDir(env.dataDir, fd))).rejects.toMatchObject({ code: 'ENOENT' });
     });
   }
+
+  /** Handles over the env's current store (as after a restart) that log to a recording log. */
+  function handlesLogging(): { handles: TransferHandles; log: ReturnType<typeof recordingLog> } {
+    const log = recordingLog();
+    const handles = new TransferHandles({
+      config: env.config,
+      state: env.state,
+      log,
+      httpFor: async () => env.http,
+      pacer: env.pacer,
+    });
+    return { handles, log };
+  }
+  const notRecomputed = (log: ReturnType<typeof recordingLog>) =>
+    log.entries.filter((e) => e.level === 'info' && e.message.includes('sha256 not re-computed'));
+
+  it("after a restart between appends verifies by md5 and reports Drive's sha256, which is the local file's", async () => {
+    const bytes = bytesOf(3 * CHUNK + 555, 17);
+    const first = CHUNK + 3000;
+    const fd = await open('sha256-lost.bin');
+    await env.handles.appendFile(fd, await localFile(env, 's1', bytes.subarray(0, first)));
+    expect((await env.state.get<UploadRecord>(`transfer:${fd}`))!.sha256).toBe('live');
+    await env.restart();
+    const { handles, log } = handlesLogging();
+    await handles.appendFile(fd, await localFile(env, 's2', bytes.subarray(first, 2 * CHUNK + 1)));
+    // The record now says no sha256 covers every byte, and stays so.
+    expect((await env.state.get<UploadRecord>(`transfer:${fd}`))!.sha256).toBe('lost');
+    await handles.appendFile(fd, await localFile(env, 's3', bytes.subarray(2 * CHUNK + 1)));
+    expect((await env.state.get<UploadRecord>(`transfer:${fd}`))!.sha256).toBe('lost');
+    const result = await handles.closeWrite(fd);
+    expect(result).toEqual({ size: bytes.length, md5: md5(bytes), sha256: sha256(bytes) });
+    const item = env.sandbox.items().find((i) => i.name === 'sha256-lost.bin')!;
+    expect(item.md5).toBe(md5(bytes));
+    expect(notRecomputed(log)).toHaveLength(1);
+    expect(notRecomputed(log)[0]!.fields).toMatchObject({ fd, bytes: bytes.length });
+  });
+
+  it('a cut-off call repeated without a restart does not trust the sha256 that saw it', async () => {
+    const bytes = bytesOf(4 * CHUNK + 77, 18);
+    const first = CHUNK + 10;
+    const { handles, log } = handlesLogging();
+    const fd = await handles.openWrite({
+      object: env.object,
+      path: '/cut-live.bin',
+      parentId: env.folderId,
+      name: 'cut-live.bin',
+    });
+    await handles.appendFile(fd, await localFile(env, 'cl1', bytes.subarray(0, first)));
+    const second = await localFile(env, 'cl2', bytes.subarray(first));
+    // The record goes back to before the call, the in-memory sha256 has seen the call's bytes:
+    // fed them again it would count them twice and the upload would fail verification.
+    await cutOff(fd, () => handles.appendFile(fd, second));
+    await handles.appendFile(fd, second);
+    expect(await handles.closeWrite(fd)).toEqual({
+      size: bytes.length,
+      md5: md5(bytes),
+      sha256: sha256(bytes),
+    });
+    expect(notRecomputed(log)).toHaveLength(1);
+  });
 
   it('finishes after a restart right before closeWrite', async () => {
     const bytes = bytesOf(3 * CHUNK + 5, 9);

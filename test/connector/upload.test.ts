@@ -1,6 +1,7 @@
 // The streaming resumable upload through TransferHandles against the real sandbox: sizes at the
 // chunk boundaries, pieces of odd sizes, byte-identical content on the sandbox's disk, handle and
-// local-file errors, verification failure, and memory while streaming 300 MiB.
+// local-file errors, verification failure, the in-memory sha256 (compared with Drive's, rolled
+// back with a failed append) and memory while streaming 300 MiB.
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,11 +9,12 @@ import { join } from 'node:path';
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../connector/config/config.js';
-import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
+import { type UploadRecord, verificationError } from '../../connector/drive/resumable-upload.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { isGdriveBackupError } from '../../connector/errors/errors.js';
-import { silentLog } from '../../connector/log.js';
+import { type Log, silentLog } from '../../connector/log.js';
+import { recordingLog } from '../helpers/test-env.js';
 import {
   bytesOf,
   type ChildSandbox,
@@ -205,6 +207,158 @@ describe('resumable upload (chunk 256 KiB)', () => {
     expect(await env.handles.openCount()).toBe(before + 1);
     await env.handles.closeWrite(fd);
     expect(await env.handles.openCount()).toBe(before);
+  });
+});
+
+describe("verificationError (Drive's answer to the last chunk against our hashes)", () => {
+  const bytes = bytesOf(1000, 31);
+  const drive = { id: 'f', size: '1000', md5Checksum: md5(bytes), sha256Checksum: sha256(bytes) };
+  const ours = { md5: md5(bytes), sha256: sha256(bytes) };
+
+  it('accepts matching size, md5 and sha256 (either case)', () => {
+    expect(verificationError(drive, 1000, ours, '/v.bin')).toBeUndefined();
+    const upper = {
+      ...drive,
+      md5Checksum: md5(bytes).toUpperCase(),
+      sha256Checksum: sha256(bytes).toUpperCase(),
+    };
+    expect(verificationError(upper, 1000, ours, '/v.bin')).toBeUndefined();
+  });
+
+  it('fails on a sha256 that differs while size and md5 match', () => {
+    const other = { ...drive, sha256Checksum: sha256(bytesOf(1000, 32)) };
+    const error = verificationError(other, 1000, ours, '/v.bin');
+    expect(isGdriveBackupError(error, 'verification_failed')).toBe(true);
+    expect(error).toMatchObject({ params: { path: '/v.bin', detail: 'sha256 differs' } });
+  });
+
+  it('fails on size and md5 whatever the sha256', () => {
+    expect(verificationError(drive, 1001, ours, '/v.bin')).toMatchObject({
+      code: 'verification_failed',
+      params: { detail: 'Drive has 1000 bytes, 1001 were sent' },
+    });
+    expect(verificationError({ ...drive, md5Checksum: md5(bytesOf(3)) }, 1000, ours, '/v.bin')).toMatchObject(
+      {
+        code: 'verification_failed',
+        params: { detail: 'md5 differs' },
+      },
+    );
+    const { md5Checksum: _, ...noMd5 } = drive;
+    expect(verificationError(noMd5, 1000, ours, '/v.bin')).toMatchObject({ code: 'verification_failed' });
+  });
+
+  it('without our sha256 (a restart in between) checks size and md5 only', () => {
+    const other = { ...drive, sha256Checksum: sha256(bytesOf(1000, 32)) };
+    expect(verificationError(other, 1000, { md5: md5(bytes) }, '/v.bin')).toBeUndefined();
+    expect(
+      verificationError({ ...other, md5Checksum: md5(bytesOf(3)) }, 1000, { md5: md5(bytes) }, '/v.bin'),
+    ).toMatchObject({
+      code: 'verification_failed',
+    });
+  });
+});
+
+describe('the in-memory sha256 (chunk 256 KiB, maxAttempts 3)', () => {
+  let env: DataPathEnv;
+  beforeAll(async () => {
+    env = await startDataPath({ config: { chunkSize: CHUNK, maxAttempts: 3 } });
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  /** Handles over the env's store that log to `log` (the env's own log nothing). */
+  const handlesLogging = (log: Log) =>
+    new TransferHandles({
+      config: env.config,
+      state: env.state,
+      log,
+      httpFor: async () => env.http,
+      pacer: env.pacer,
+    });
+  const notRecomputed = (log: ReturnType<typeof recordingLog>) =>
+    log.entries.filter((e) => e.message.includes('sha256 not re-computed'));
+
+  it('without a restart is our own hash of the appended bytes, and the record keeps no sha256 state', async () => {
+    const log = recordingLog();
+    const handles = handlesLogging(log);
+    const bytes = bytesOf(2 * CHUNK + 99, 33);
+    const fd = await handles.openWrite({
+      object: env.object,
+      path: '/own.bin',
+      parentId: env.folderId,
+      name: 'own.bin',
+    });
+    await handles.appendFile(fd, await localFile(env, 'own-1', bytes.subarray(0, CHUNK + 7)));
+    await handles.appendFile(fd, await localFile(env, 'own-2', bytes.subarray(CHUNK + 7)));
+    const record = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    expect(record.sha256).toBe('live');
+    expect(Object.keys(record.hashState)).toEqual(['md5']);
+    expect(await handles.closeWrite(fd)).toEqual({
+      size: bytes.length,
+      md5: md5(bytes),
+      sha256: sha256(bytes),
+    });
+    expect(notRecomputed(log)).toEqual([]);
+  });
+
+  it('an appendFile that failed half-way, repeated, leaves md5 and sha256 those of the local file', async () => {
+    const log = recordingLog();
+    const handles = handlesLogging(log);
+    const name = 'failed-append.bin';
+    const bytes = bytesOf(5 * CHUNK + 1234, 34);
+    const first = CHUNK + 1;
+    const fd = await handles.openWrite({
+      object: env.object,
+      path: `/${name}`,
+      parentId: env.folderId,
+      name,
+    });
+    await handles.appendFile(fd, await localFile(env, 'fa-1', bytes.subarray(0, first)));
+    const before = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    // The first chunk of the call goes through, every later one fails: the call has hashed
+    // bytes (the tail, two chunks) when it gives up.
+    env.sandbox.setFaults('upload.chunk:500@2x20');
+    env.sandbox.resetCounters();
+    const second = await localFile(env, 'fa-2', bytes.subarray(first));
+    await expect(handles.appendFile(fd, second)).rejects.toMatchObject({ code: 'drive_unavailable' });
+    expect(env.sandbox.counters()['upload.chunk']).toBe(1 + 3);
+    const after = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    // Only Drive's offset moved on; md5 state and appended are those of before the call.
+    expect(after.offset).toBe(2 * CHUNK);
+    expect({ ...after, offset: before.offset }).toEqual(before);
+    env.sandbox.setFaults('');
+    expect(await handles.appendFile(fd, second)).toBe(bytes.length - first);
+    expect(await handles.closeWrite(fd)).toEqual({
+      size: bytes.length,
+      md5: md5(bytes),
+      sha256: sha256(bytes),
+    });
+    expect(notRecomputed(log)).toEqual([]);
+    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, name).id))).toBe(sha256(bytes));
+  });
+
+  it('a closeWrite that failed, repeated, still reports our sha256', async () => {
+    const log = recordingLog();
+    const handles = handlesLogging(log);
+    const name = 'failed-close.bin';
+    const bytes = bytesOf(CHUNK + 4321, 35);
+    const fd = await handles.openWrite({
+      object: env.object,
+      path: `/${name}`,
+      parentId: env.folderId,
+      name,
+    });
+    await handles.appendFile(fd, await localFile(env, 'fc', bytes));
+    env.sandbox.setFaults('upload.chunk:503x20');
+    await expect(handles.closeWrite(fd)).rejects.toMatchObject({ code: 'drive_unavailable' });
+    env.sandbox.setFaults('');
+    expect(await handles.closeWrite(fd)).toEqual({
+      size: bytes.length,
+      md5: md5(bytes),
+      sha256: sha256(bytes),
+    });
+    expect(notRecomputed(log)).toEqual([]);
   });
 });
 
