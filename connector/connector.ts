@@ -5,7 +5,7 @@
  * The service, the CLI and the tests all start here.
  */
 import { Accounts } from './auth/accounts.js';
-import { OAuthFlow, type StartInput } from './auth/oauth-flow.js';
+import { OAuthFlow } from './auth/oauth-flow.js';
 import type { Config } from './config/config.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { RequestCounter } from './drive/authorized-http.js';
@@ -19,7 +19,7 @@ import { openStores } from './store/stores.js';
 import { runCheck } from './transport/check.js';
 import { formatObjectRef, type ObjectRef } from './transport/object-ref.js';
 import { ObjectTransport } from './transport/object-transport.js';
-import type { Connector, OAuthOperations, ObjectNames } from './transport/types.js';
+import type { Connector, ObjectNames } from './transport/types.js';
 
 export interface ConnectorOptions {
   log?: Log;
@@ -27,13 +27,7 @@ export interface ConnectorOptions {
   now?: () => number;
 }
 
-/** The OAuth operations, with the optional per-object folder setting on start. */
-export interface ConnectorOAuth extends OAuthOperations {
-  start(object: ObjectRef, input: StartInput): Promise<{ url: string }>;
-}
-
 export interface CoreConnector extends Connector {
-  readonly oauth: ConnectorOAuth;
   transport(object: ObjectRef, names?: ObjectNames): ObjectTransport;
 }
 

@@ -19,7 +19,7 @@ import { failureFromError, isRetryable, type Pacer } from '../drive/retry.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { OAuthOperations } from '../transport/types.js';
+import type { OAuthFinishInput, OAuthOperations, OAuthStartInput } from '../transport/types.js';
 import type { Accounts } from './accounts.js';
 import { assertClientConfigured, DRIVE_SCOPES, newOAuthClient } from './oauth-client.js';
 
@@ -47,14 +47,6 @@ export interface OAuthFlowDeps {
   onAccountChanged?: (object: ObjectRef) => Promise<void>;
 }
 
-export interface StartInput {
-  redirectUri: string;
-  /** Folder name of the object (domain, login); defaults to its id. */
-  name?: string;
-  /** The object's own root folder (a path in My Drive, id:<folderId>, drive:<id>[/path]). */
-  folder?: string;
-}
-
 const stateKey = (state: string) => `oauth-state:${state}`;
 
 export class OAuthFlow implements OAuthOperations {
@@ -64,7 +56,7 @@ export class OAuthFlow implements OAuthOperations {
     this.now = deps.now ?? Date.now;
   }
 
-  async start(object: ObjectRef, input: StartInput): Promise<{ url: string }> {
+  async start(object: ObjectRef, input: OAuthStartInput): Promise<{ url: string }> {
     const { config } = this.deps;
     assertClientConfigured(config);
     if (!isHttpUrl(input.redirectUri)) {
@@ -95,10 +87,7 @@ export class OAuthFlow implements OAuthOperations {
     return { url };
   }
 
-  async finish(
-    object: ObjectRef,
-    input: { state: string; code: string } | { state: string; error: string },
-  ): Promise<{ email: string }> {
+  async finish(object: ObjectRef, input: OAuthFinishInput): Promise<{ email: string }> {
     const { config, log } = this.deps;
     assertClientConfigured(config);
     const pending = await this.takeState(object, input.state);

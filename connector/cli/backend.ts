@@ -4,20 +4,23 @@
  * Both answer the same operations, named like the routes of the design's HTTP API.
  */
 import type { ObjectRef } from '../transport/object-ref.js';
-import type { AccountInfo, CheckResult, Connector, Entry, Quota, WriteResult } from '../transport/types.js';
+import type {
+  AccountInfo,
+  CheckResult,
+  Connector,
+  Entry,
+  OAuthFinishInput,
+  OAuthStartInput,
+  Quota,
+  WriteResult,
+} from '../transport/types.js';
 
 export interface Backend {
   /** 'service' when requests go over HTTP, 'in-process' otherwise (shown by `status`). */
   readonly mode: 'service' | 'in-process';
   account(object: ObjectRef): Promise<AccountInfo>;
-  oauthStart(
-    object: ObjectRef,
-    input: { redirectUri: string; name?: string; folder?: string },
-  ): Promise<{ url: string }>;
-  oauthFinish(
-    object: ObjectRef,
-    input: { state: string; code: string } | { state: string; error: string },
-  ): Promise<{ email: string }>;
+  oauthStart(object: ObjectRef, input: OAuthStartInput): Promise<{ url: string }>;
+  oauthFinish(object: ObjectRef, input: OAuthFinishInput): Promise<{ email: string }>;
   disconnect(object: ObjectRef): Promise<void>;
   check(object: ObjectRef): Promise<CheckResult>;
   quota(object: ObjectRef): Promise<Quota>;

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { ObjectRef } from '../transport/object-ref.js';
+import type { Backend } from './backend.js';
 
 export interface CallbackAnswer {
   state: string;
@@ -87,17 +88,8 @@ export async function startLoopbackCallback(
   };
 }
 
-/** The two OAuth calls of the connector, in-process (Backend) or over HTTP (ServiceClient). */
-export interface OAuthApi {
-  oauthStart(
-    object: ObjectRef,
-    input: { redirectUri: string; name?: string; folder?: string },
-  ): Promise<{ url: string }>;
-  oauthFinish(
-    object: ObjectRef,
-    input: { state: string; code: string } | { state: string; error: string },
-  ): Promise<{ email: string }>;
-}
+/** The two OAuth calls of the connector, in-process or over HTTP (ServiceClient). */
+export type OAuthApi = Pick<Backend, 'oauthStart' | 'oauthFinish'>;
 
 export interface ConnectOptions {
   /** Loopback port of the listener; 0 = any free port. */

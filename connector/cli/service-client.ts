@@ -8,7 +8,15 @@ import type { Config } from '../config/config.js';
 import { ERRORS, type ErrorCode, GdriveBackupError } from '../errors/errors.js';
 import { readApiToken } from '../service/api-token.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { AccountInfo, CheckResult, Entry, Quota, WriteResult } from '../transport/types.js';
+import type {
+  AccountInfo,
+  CheckResult,
+  Entry,
+  OAuthFinishInput,
+  OAuthStartInput,
+  Quota,
+  WriteResult,
+} from '../transport/types.js';
 import type { Backend } from './backend.js';
 
 export type ServiceEndpoint = { socketPath: string } | { host: string; port: number };
@@ -119,17 +127,11 @@ export class ServiceClient implements Backend {
     return this.call('GET', this.objectPath(object, 'account'));
   }
 
-  oauthStart(
-    object: ObjectRef,
-    input: { redirectUri: string; name?: string; folder?: string },
-  ): Promise<{ url: string }> {
+  oauthStart(object: ObjectRef, input: OAuthStartInput): Promise<{ url: string }> {
     return this.call('POST', this.objectPath(object, 'oauth/start'), input);
   }
 
-  oauthFinish(
-    object: ObjectRef,
-    input: { state: string; code: string } | { state: string; error: string },
-  ): Promise<{ email: string }> {
+  oauthFinish(object: ObjectRef, input: OAuthFinishInput): Promise<{ email: string }> {
     return this.call('POST', this.objectPath(object, 'oauth/finish'), input);
   }
 

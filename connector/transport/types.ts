@@ -71,21 +71,22 @@ export interface HandleOperations {
   closeRead(fd: string): Promise<void>;
 }
 
+/** Body of `POST .../oauth/start`. */
+export interface OAuthStartInput {
+  redirectUri: string;
+  /** Folder name of the object (domain name, client login); defaults to its id. */
+  name?: string;
+  /** The object's own root folder (a path in My Drive, `id:<folderId>`, `drive:<id>[/path]`). */
+  folder?: string;
+}
+
+/** Body of `POST .../oauth/finish`: Google's answer as the redirect brought it. */
+export type OAuthFinishInput = { state: string; code: string } | { state: string; error: string };
+
 export interface OAuthOperations {
   /** Consent URL for the object; `state` is single-use and lives 10 minutes. */
-  start(
-    object: ObjectRef,
-    input: {
-      redirectUri: string;
-      name?: string;
-      /** The object's own root folder (a path in My Drive, `id:<folderId>`, `drive:<id>[/path]`). */
-      folder?: string;
-    },
-  ): Promise<{ url: string }>;
-  finish(
-    object: ObjectRef,
-    input: { state: string; code: string } | { state: string; error: string },
-  ): Promise<{ email: string }>;
+  start(object: ObjectRef, input: OAuthStartInput): Promise<{ url: string }>;
+  finish(object: ObjectRef, input: OAuthFinishInput): Promise<{ email: string }>;
   /** Revokes the refresh token at Google and forgets it. */
   disconnect(object: ObjectRef): Promise<void>;
 }
