@@ -244,8 +244,14 @@ describe('JsonFileStore on disk', () => {
       expect((error as Error).message).not.toContain(secretish);
       expect(await readFile(file, 'utf8')).toBe(text);
     }
+    // A directory where the file should be cannot be read, whoever runs the test (CI is root).
+    const dirInPlace = join(dir, 'dir-state.json');
+    await mkdir(dirInPlace);
+    expect(() => new JsonFileStore(dirInPlace)).toThrow(CorruptStoreFileError);
+    expect(() => new JsonFileStore(dirInPlace)).toThrow(`${dirInPlace} is damaged (cannot be read: EISDIR)`);
     await writeFile(file, '{}');
     await chmod(file, 0o000);
+    // Root reads a mode-000 file anyway: the permission case only says something for other users.
     if (process.getuid?.() !== 0) expect(() => new JsonFileStore(file)).toThrow(/cannot be read: EACCES/);
   });
 
