@@ -20,19 +20,14 @@ final class Modules_GoogleDriveBackup_FolderSetting
         if (str_starts_with($value, 'id:')) {
             return preg_match('/^id:[A-Za-z0-9_-]{10,200}$/', $value) ? null : pm_Locale::lmsg('form.folderBadId');
         }
+        $names = explode('/', $value);
         if (str_starts_with($value, 'drive:')) {
-            $parts = explode('/', substr($value, 6));
-            if (!preg_match('/^[A-Za-z0-9_-]{10,200}$/', array_shift($parts))) {
+            $names = explode('/', substr($value, 6));
+            if (!preg_match('/^[A-Za-z0-9_-]{10,200}$/', array_shift($names))) {
                 return pm_Locale::lmsg('form.folderBadDrive');
             }
-            foreach ($parts as $segment) {
-                if (($problem = self::nameProblem($segment)) !== null) {
-                    return $problem;
-                }
-            }
-            return null;
         }
-        foreach (explode('/', $value) as $segment) {
+        foreach ($names as $segment) {
             if (($problem = self::nameProblem($segment)) !== null) {
                 return $problem;
             }
