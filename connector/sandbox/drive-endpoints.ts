@@ -37,7 +37,7 @@ export const DEFAULT_FILE_FIELDS = 'kind,id,name,mimeType';
 const DEFAULT_LIST_FIELDS = 'kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)';
 
 /** The full v3 file resource; `fields` picks from it. */
-export function fileResource(core: SandboxCore, item: StoredItem, caller: Caller): Record<string, unknown> {
+function fileResource(core: SandboxCore, item: StoredItem, caller: Caller): Record<string, unknown> {
   const folder = item.mimeType === FOLDER_MIME;
   const trashed = core.state.isTrashed(item);
   const resource: Record<string, unknown> = {
@@ -76,6 +76,21 @@ export function fileResource(core: SandboxCore, item: StoredItem, caller: Caller
     resource.quotaBytesUsed = '0';
   }
   return resource;
+}
+
+/** Answers 200 with the file resource, filtered by `fields` (Google's default set when absent). */
+export function sendFile(
+  core: SandboxCore,
+  ex: Exchange,
+  item: StoredItem,
+  caller: Caller,
+  fields: string | null,
+): Promise<void> {
+  return sendJson(
+    ex,
+    200,
+    project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
+  );
 }
 
 // --- about.get
@@ -214,11 +229,7 @@ export async function filesCreate(core: SandboxCore, ex: Exchange, caller: Calle
     folder ? { size: 0 } : { size: 0, md5: EMPTY_MD5, sha256: EMPTY_SHA256 },
   );
   if (!folder) await core.store.writeEmpty(item.id);
-  await sendJson(
-    ex,
-    200,
-    project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
-  );
+  await sendFile(core, ex, item, caller, fields);
 }
 
 // --- files.list
@@ -377,11 +388,7 @@ export async function filesGet(core: SandboxCore, ex: Exchange, caller: Caller, 
   const fields = ex.url.searchParams.get('fields');
   parseFields(fields ?? DEFAULT_FILE_FIELDS, FILE_SCHEMA);
   const item = core.state.findItem(caller, id, boolParam(ex.url, 'supportsAllDrives'));
-  await sendJson(
-    ex,
-    200,
-    project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
-  );
+  await sendFile(core, ex, item, caller, fields);
 }
 
 /** `bytes=a-b`, `bytes=a-`, `bytes=-n`; null = ignore the header (malformed or several ranges), as RFC 9110 allows. */
@@ -530,11 +537,7 @@ export async function filesUpdate(
     item.parents = next;
   }
   item.modifiedTime = timestamp();
-  await sendJson(
-    ex,
-    200,
-    project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
-  );
+  await sendFile(core, ex, item, caller, fields);
 }
 
 // --- files.delete

@@ -13,8 +13,8 @@
  */
 import { rm } from 'node:fs/promises';
 import { HashingWriter } from './content-store.js';
-import { addItem, checkCreateMetadata, DEFAULT_FILE_FIELDS, fileResource } from './drive-endpoints.js';
-import { FILE_SCHEMA, parseFields, project } from './fields-filter.js';
+import { addItem, checkCreateMetadata, DEFAULT_FILE_FIELDS, sendFile } from './drive-endpoints.js';
+import { FILE_SCHEMA, parseFields } from './fields-filter.js';
 import {
   badRequest,
   boolParam,
@@ -25,7 +25,6 @@ import {
   readShaped,
   resetMidBody,
   sendBuffer,
-  sendJson,
 } from './http-io.js';
 import { type Caller, randomId, type SandboxCore, type UploadSession } from './sandbox-state.js';
 
@@ -117,11 +116,7 @@ export async function uploadMultipart(core: SandboxCore, ex: Exchange, caller: C
   await writer.close();
   const item = addItem(core, caller, meta, { size: writer.length, ...writer.digests() });
   await core.store.adopt(partPath, item.id);
-  await sendJson(
-    ex,
-    200,
-    project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
-  );
+  await sendFile(core, ex, item, caller, fields);
 }
 
 // --- resumable start
@@ -270,11 +265,7 @@ async function sendDone(
 ): Promise<void> {
   const item = core.state.items.get(session.fileId!);
   if (!item) throw sessionGone();
-  await sendJson(
-    ex,
-    200,
-    project(fileResource(core, item, caller), session.fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
-  );
+  await sendFile(core, ex, item, caller, session.fields);
 }
 
 export async function uploadPut(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
