@@ -16,7 +16,7 @@ import { type Config, type ConfigOverrides, loadConfig } from '../../connector/c
 import type { DriveHttp } from '../../connector/drive/drive-http.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
-import { silentLog } from '../../connector/log.js';
+import { type Log, silentLog } from '../../connector/log.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { JsonFileStore } from '../../connector/store/json-file-store.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
@@ -147,18 +147,29 @@ export function itemNamed(env: DataPathEnv, name: string): { id: string; size: n
   return found[0]!;
 }
 
+/** Opens a write handle for `/<name>` in the test folder (on `handles`, default the env's). */
+export function openWrite(env: DataPathEnv, name: string, handles = env.handles): Promise<string> {
+  return handles.openWrite({ object: env.object, path: `/${name}`, parentId: env.folderId, name });
+}
+
+/** A new TransferHandles over the env's current state store, http and pacer, logging to `log`. */
+export function handlesLogging(env: DataPathEnv, log: Log): TransferHandles {
+  return new TransferHandles({
+    config: env.config,
+    state: env.state,
+    log,
+    httpFor: async () => env.http,
+    pacer: env.pacer,
+  });
+}
+
 /** Uploads `pieces` through openWrite/appendFile/closeWrite; returns the fd's WriteResult. */
 export async function upload(
   env: DataPathEnv,
   name: string,
   pieces: Uint8Array[],
 ): Promise<{ size: number; md5: string; sha256: string }> {
-  const fd = await env.handles.openWrite({
-    object: env.object,
-    path: `/${name}`,
-    parentId: env.folderId,
-    name,
-  });
+  const fd = await openWrite(env, name);
   let n = 0;
   for (const piece of pieces) {
     const path = await localFile(env, `${name}.piece${n++}`, piece);

@@ -10,6 +10,7 @@ import {
   type DataPathEnv,
   itemNamed,
   md5,
+  openWrite,
   startDataPath,
   upload,
 } from './data-path-fixture.js';
@@ -34,12 +35,7 @@ describe('request counts', () => {
   });
 
   it('opening handles costs no request', async () => {
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: '/n',
-      parentId: env.folderId,
-      name: 'n',
-    });
+    const fd = await openWrite(env, 'n');
     const rfd = await env.handles.openRead({
       object: env.object,
       path: '/n',

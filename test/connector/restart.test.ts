@@ -8,14 +8,16 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
 import { spoolDir } from '../../connector/drive/spool.js';
-import { TransferHandles } from '../../connector/drive/transfer-handles.js';
+import type { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { recordingLog } from '../helpers/test-env.js';
 import {
   bytesOf,
   type DataPathEnv,
+  handlesLogging,
   itemNamed,
   localFile,
   md5,
+  openWrite,
   sha256,
   sha256OfFile,
   startDataPath,
@@ -50,8 +52,7 @@ describe('restart', () => {
     await env.state.set(`transfer:${fd}`, { ...before, sessionUri: after.sessionUri, offset: after.offset });
   }
 
-  const open = (name: string) =>
-    env.handles.openWrite({ object: env.object, path: `/${name}`, parentId: env.folderId, name });
+  const open = (name: string) => openWrite(env, name);
 
   const cases: Array<[string, number]> = [
     ['before any byte was sent (tail only, no session)', 1000],
@@ -85,16 +86,9 @@ describe('restart', () => {
   }
 
   /** Handles over the env's current store (as after a restart) that log to a recording log. */
-  function handlesLogging(): { handles: TransferHandles; log: ReturnType<typeof recordingLog> } {
+  function recordingHandles(): { handles: TransferHandles; log: ReturnType<typeof recordingLog> } {
     const log = recordingLog();
-    const handles = new TransferHandles({
-      config: env.config,
-      state: env.state,
-      log,
-      httpFor: async () => env.http,
-      pacer: env.pacer,
-    });
-    return { handles, log };
+    return { handles: handlesLogging(env, log), log };
   }
   const notRecomputed = (log: ReturnType<typeof recordingLog>) =>
     log.entries.filter((e) => e.level === 'info' && e.message.includes('sha256 not re-computed'));
@@ -106,7 +100,7 @@ describe('restart', () => {
     await env.handles.appendFile(fd, await localFile(env, 's1', bytes.subarray(0, first)));
     expect((await env.state.get<UploadRecord>(`transfer:${fd}`))!.sha256).toBe('live');
     await env.restart();
-    const { handles, log } = handlesLogging();
+    const { handles, log } = recordingHandles();
     await handles.appendFile(fd, await localFile(env, 's2', bytes.subarray(first, 2 * CHUNK + 1)));
     // The record now says no sha256 covers every byte, and stays so.
     expect((await env.state.get<UploadRecord>(`transfer:${fd}`))!.sha256).toBe('lost');
@@ -123,13 +117,8 @@ describe('restart', () => {
   it('a cut-off call repeated without a restart does not trust the sha256 that saw it', async () => {
     const bytes = bytesOf(4 * CHUNK + 77, 18);
     const first = CHUNK + 10;
-    const { handles, log } = handlesLogging();
-    const fd = await handles.openWrite({
-      object: env.object,
-      path: '/cut-live.bin',
-      parentId: env.folderId,
-      name: 'cut-live.bin',
-    });
+    const { handles, log } = recordingHandles();
+    const fd = await openWrite(env, 'cut-live.bin', handles);
     await handles.appendFile(fd, await localFile(env, 'cl1', bytes.subarray(0, first)));
     const second = await localFile(env, 'cl2', bytes.subarray(first));
     // The record goes back to before the call, the in-memory sha256 has seen the call's bytes:

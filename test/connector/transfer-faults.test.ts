@@ -13,6 +13,7 @@ import {
   itemNamed,
   localFile,
   md5,
+  openWrite,
   sha256,
   sha256OfFile,
   startDataPath,
@@ -95,12 +96,7 @@ describe('upload faults', () => {
   it('refreshes an access token that expires between two appends', async () => {
     const name = 'expiring-token.bin';
     const bytes = bytesOf(3 * CHUNK + 5, 45);
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name);
     await env.handles.appendFile(fd, await localFile(env, 'tok-1', bytes.subarray(0, CHUNK + 7)));
     env.sandbox.expireAccessTokens();
     env.sandbox.resetCounters();
@@ -113,12 +109,7 @@ describe('upload faults', () => {
   it('refreshes an access token that expires in the middle of an append', async () => {
     const name = 'expiring-mid.bin';
     const bytes = bytesOf(8 * CHUNK + 5, 46);
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name);
     const file = await localFile(env, 'mid', bytes);
     env.sandbox.resetCounters();
     const appending = env.handles.appendFile(fd, file);
@@ -133,12 +124,7 @@ describe('upload faults', () => {
   it('gives up after maxAttempts with drive_unavailable, and the same handle finishes once Drive is back', async () => {
     const name = 'outage.bin';
     const bytes = bytesOf(3 * CHUNK + 3, 47);
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name);
     await env.handles.appendFile(fd, await localFile(env, 'out-1', bytes.subarray(0, CHUNK + 1)));
     env.sandbox.setFaults('upload.chunk:503;upload.status:503');
     const error = await env.handles
@@ -155,12 +141,7 @@ describe('upload faults', () => {
 
   it('errors after exhausted resets name no session URI and no token', async () => {
     const name = 'secret-free.bin';
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name);
     await env.handles.appendFile(fd, await localFile(env, 'sf-1', bytesOf(CHUNK + 1, 52)));
     const record = (await env.state.get<{ sessionUri: string }>(`transfer:${fd}`))!;
     const uploadId = new URL(record.sessionUri).searchParams.get('upload_id')!;
@@ -184,12 +165,7 @@ describe('upload faults', () => {
   for (const [label, spec, code] of finals) {
     it(`fails at once on ${label} with ${code}`, async () => {
       const name = `final-${code}-${n++}.bin`;
-      const fd = await env.handles.openWrite({
-        object: env.object,
-        path: `/${name}`,
-        parentId: env.folderId,
-        name,
-      });
+      const fd = await openWrite(env, name);
       env.sandbox.setFaults(spec);
       env.sandbox.resetCounters();
       const file = await localFile(env, `final-${n}`, bytesOf(4 * CHUNK + 1, 48));
@@ -210,12 +186,7 @@ describe('upload faults', () => {
     env.sandbox.setQuota(used + 100 * KIB);
     try {
       const name = 'too-big.bin';
-      const fd = await env.handles.openWrite({
-        object: env.object,
-        path: `/${name}`,
-        parentId: env.folderId,
-        name,
-      });
+      const fd = await openWrite(env, name);
       const error = await (async () => {
         await env.handles.appendFile(fd, await localFile(env, 'too-big', bytesOf(2 * CHUNK + 1, 49)));
         await env.handles.closeWrite(fd);
@@ -237,12 +208,7 @@ describe('upload with revoked access', () => {
     it(`fails with reconnect_required when ${label} (the sentence tells to reconnect)`, async () => {
       const env = await startDataPath({ config: { chunkSize: CHUNK } });
       try {
-        const fd = await env.handles.openWrite({
-          object: env.object,
-          path: '/r.bin',
-          parentId: env.folderId,
-          name: 'r.bin',
-        });
+        const fd = await openWrite(env, 'r.bin');
         await env.handles.appendFile(fd, await localFile(env, 'r1', bytesOf(CHUNK + 1, 50)));
         revoke(env);
         const error = await env.handles

@@ -13,16 +13,18 @@ import { type UploadRecord, verificationError } from '../../connector/drive/resu
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { isGdriveBackupError } from '../../connector/errors/errors.js';
-import { type Log, silentLog } from '../../connector/log.js';
+import { silentLog } from '../../connector/log.js';
 import { recordingLog } from '../helpers/test-env.js';
 import {
   bytesOf,
   type ChildSandbox,
   cut,
   type DataPathEnv,
+  handlesLogging,
   itemNamed,
   localFile,
   md5,
+  openWrite,
   sha256,
   sha256OfFile,
   startChildSandbox,
@@ -97,12 +99,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
   });
 
   it('serialises appends on one handle called concurrently', async () => {
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: '/same-fd.bin',
-      parentId: env.folderId,
-      name: 'same-fd.bin',
-    });
+    const fd = await openWrite(env, 'same-fd.bin');
     const x = bytesOf(300 * KIB + 1, 21);
     const y = bytesOf(300 * KIB + 3, 22);
     const [px, py] = [await localFile(env, 'same-x', x), await localFile(env, 'same-y', y)];
@@ -130,12 +127,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
     });
     await expect(env.handles.appendFile(rfd, file)).rejects.toMatchObject({ code: 'wrong_handle_kind' });
     await expect(env.handles.closeWrite(rfd)).rejects.toMatchObject({ code: 'wrong_handle_kind' });
-    const wfd = await env.handles.openWrite({
-      object: env.object,
-      path: '/k',
-      parentId: env.folderId,
-      name: 'k',
-    });
+    const wfd = await openWrite(env, 'k');
     await expect(env.handles.readFile(wfd, join(env.workDir, 'out'), 1)).rejects.toMatchObject({
       code: 'wrong_handle_kind',
       message: expect.stringContaining('writing'),
@@ -146,12 +138,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
   });
 
   it('refuses missing, directory and unreadable local files with local_file_error, keeping the handle usable', async () => {
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: '/lf.bin',
-      parentId: env.folderId,
-      name: 'lf.bin',
-    });
+    const fd = await openWrite(env, 'lf.bin');
     const missing = join(env.workDir, 'does-not-exist');
     await expect(env.handles.appendFile(fd, missing)).rejects.toMatchObject({
       code: 'local_file_error',
@@ -171,20 +158,10 @@ describe('resumable upload (chunk 256 KiB)', () => {
 
   it('removes the file on Drive and throws verification_failed when Drive holds other bytes than were appended', async () => {
     const name = 'tampered.bin';
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name);
     await env.handles.appendFile(fd, await localFile(env, 'tamper-1', bytesOf(CHUNK + 10, 1)));
     // Another handle's hash state: our checksums no longer describe the bytes Drive got.
-    const other = await env.handles.openWrite({
-      object: env.object,
-      path: '/o',
-      parentId: env.folderId,
-      name: 'o',
-    });
+    const other = await openWrite(env, 'o');
     await env.handles.appendFile(other, await localFile(env, 'tamper-2', bytesOf(CHUNK + 10, 2)));
     const mine = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
     const theirs = (await env.state.get<UploadRecord>(`transfer:${other}`))!;
@@ -198,12 +175,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
 
   it('counts open handles and forgets closed ones', async () => {
     const before = await env.handles.openCount();
-    const fd = await env.handles.openWrite({
-      object: env.object,
-      path: '/c',
-      parentId: env.folderId,
-      name: 'c',
-    });
+    const fd = await openWrite(env, 'c');
     expect(await env.handles.openCount()).toBe(before + 1);
     await env.handles.closeWrite(fd);
     expect(await env.handles.openCount()).toBe(before);
@@ -267,28 +239,14 @@ describe('the in-memory sha256 (chunk 256 KiB, maxAttempts 3)', () => {
     await env.close();
   });
 
-  /** Handles over the env's store that log to `log` (the env's own log nothing). */
-  const handlesLogging = (log: Log) =>
-    new TransferHandles({
-      config: env.config,
-      state: env.state,
-      log,
-      httpFor: async () => env.http,
-      pacer: env.pacer,
-    });
   const notRecomputed = (log: ReturnType<typeof recordingLog>) =>
     log.entries.filter((e) => e.message.includes('sha256 not re-computed'));
 
   it('without a restart is our own hash of the appended bytes, and the record keeps no sha256 state', async () => {
     const log = recordingLog();
-    const handles = handlesLogging(log);
+    const handles = handlesLogging(env, log);
     const bytes = bytesOf(2 * CHUNK + 99, 33);
-    const fd = await handles.openWrite({
-      object: env.object,
-      path: '/own.bin',
-      parentId: env.folderId,
-      name: 'own.bin',
-    });
+    const fd = await openWrite(env, 'own.bin', handles);
     await handles.appendFile(fd, await localFile(env, 'own-1', bytes.subarray(0, CHUNK + 7)));
     await handles.appendFile(fd, await localFile(env, 'own-2', bytes.subarray(CHUNK + 7)));
     const record = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
@@ -304,16 +262,11 @@ describe('the in-memory sha256 (chunk 256 KiB, maxAttempts 3)', () => {
 
   it('an appendFile that failed half-way, repeated, leaves md5 and sha256 those of the local file', async () => {
     const log = recordingLog();
-    const handles = handlesLogging(log);
+    const handles = handlesLogging(env, log);
     const name = 'failed-append.bin';
     const bytes = bytesOf(5 * CHUNK + 1234, 34);
     const first = CHUNK + 1;
-    const fd = await handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name, handles);
     await handles.appendFile(fd, await localFile(env, 'fa-1', bytes.subarray(0, first)));
     const before = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
     // The first chunk of the call goes through, every later one fails: the call has hashed
@@ -340,15 +293,10 @@ describe('the in-memory sha256 (chunk 256 KiB, maxAttempts 3)', () => {
 
   it('a closeWrite that failed, repeated, still reports our sha256', async () => {
     const log = recordingLog();
-    const handles = handlesLogging(log);
+    const handles = handlesLogging(env, log);
     const name = 'failed-close.bin';
     const bytes = bytesOf(CHUNK + 4321, 35);
-    const fd = await handles.openWrite({
-      object: env.object,
-      path: `/${name}`,
-      parentId: env.folderId,
-      name,
-    });
+    const fd = await openWrite(env, name, handles);
     await handles.appendFile(fd, await localFile(env, 'fc', bytes));
     env.sandbox.setFaults('upload.chunk:503x20');
     await expect(handles.closeWrite(fd)).rejects.toMatchObject({ code: 'drive_unavailable' });
