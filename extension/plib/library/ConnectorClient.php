@@ -39,7 +39,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
     /** @return array{connected: bool, email?: string, folder?: string} */
     public function account(string $object): array
     {
-        return $this->call('GET', $this->objectRoute($object, 'account'), context: ['object' => $object]);
+        return $this->onObject('GET', $object, 'account');
     }
 
     /**
@@ -51,7 +51,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
     {
         $body = ['redirectUri' => $redirectUri] + ($name === null || $name === '' ? [] : ['name' => $name])
             + ($folder === null || $folder === '' ? [] : ['folder' => $folder]);
-        return (string) $this->call('POST', $this->objectRoute($object, 'oauth/start'), $body, context: ['object' => $object])['url'];
+        return (string) $this->onObject('POST', $object, 'oauth/start', $body)['url'];
     }
 
     /**
@@ -62,31 +62,31 @@ final class Modules_GoogleDriveBackup_ConnectorClient
     public function oauthFinish(string $object, string $state, ?string $code, ?string $error): string
     {
         $body = ['state' => $state] + ($code !== null ? ['code' => $code] : ['error' => (string) $error]);
-        return (string) $this->call('POST', $this->objectRoute($object, 'oauth/finish'), $body, context: ['object' => $object])['email'];
+        return (string) $this->onObject('POST', $object, 'oauth/finish', $body)['email'];
     }
 
     public function disconnect(string $object): void
     {
-        $this->call('DELETE', $this->objectRoute($object, 'account'), context: ['object' => $object]);
+        $this->onObject('DELETE', $object, 'account');
     }
 
     /** @return array{errors: list<string>, warnings: list<string>} */
     public function check(string $object): array
     {
-        return $this->call('POST', $this->objectRoute($object, 'check'), timeout: self::LONG_TIMEOUT, context: ['object' => $object]);
+        return $this->onObject('POST', $object, 'check', timeout: self::LONG_TIMEOUT);
     }
 
     /** @return array{total?: int, free?: int} */
     public function quota(string $object): array
     {
-        return $this->call('GET', $this->objectRoute($object, 'quota'), context: ['object' => $object]);
+        return $this->onObject('GET', $object, 'quota');
     }
 
     /** @return array{name: string, size: int, isDir: bool, hash?: string}|null null when absent */
     public function stat(string $object, string $path): ?array
     {
         try {
-            return $this->call('GET', $this->objectRoute($object, 'stat'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+            return $this->onObject('GET', $object, 'stat', query: ['path' => $path]);
         } catch (Modules_GoogleDriveBackup_ConnectorError $error) {
             if ($error->errorCode === 'not_found') {
                 return null;
@@ -98,28 +98,28 @@ final class Modules_GoogleDriveBackup_ConnectorClient
     /** @return list<array{name: string, size: int, isDir: bool, hash?: string}> */
     public function listDir(string $object, string $path): array
     {
-        return $this->call('GET', $this->objectRoute($object, 'list'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+        return $this->onObject('GET', $object, 'list', query: ['path' => $path]);
     }
 
     public function createDir(string $object, string $path): void
     {
-        $this->call('POST', $this->objectRoute($object, 'dirs'), ['path' => $path], context: ['object' => $object, 'path' => $path]);
+        $this->onObject('POST', $object, 'dirs', ['path' => $path]);
     }
 
     public function deleteFile(string $object, string $path): void
     {
-        $this->call('DELETE', $this->objectRoute($object, 'files'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+        $this->onObject('DELETE', $object, 'files', query: ['path' => $path]);
     }
 
     public function deleteDir(string $object, string $path): void
     {
-        $this->call('DELETE', $this->objectRoute($object, 'dirs'), query: ['path' => $path], context: ['object' => $object, 'path' => $path]);
+        $this->onObject('DELETE', $object, 'dirs', query: ['path' => $path]);
     }
 
     /** @return string the write handle */
     public function openWrite(string $object, string $path): string
     {
-        return (string) $this->call('POST', $this->objectRoute($object, 'writes'), ['path' => $path], context: ['object' => $object, 'path' => $path])['fd'];
+        return (string) $this->onObject('POST', $object, 'writes', ['path' => $path])['fd'];
     }
 
     /** @return int bytes appended */
@@ -137,7 +137,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
     /** @return string the read handle */
     public function openRead(string $object, string $path, int $offset): string
     {
-        return (string) $this->call('POST', $this->objectRoute($object, 'reads'), ['path' => $path, 'offset' => $offset], context: ['object' => $object, 'path' => $path])['fd'];
+        return (string) $this->onObject('POST', $object, 'reads', ['path' => $path, 'offset' => $offset])['fd'];
     }
 
     /** @return int bytes written into $localFile */
@@ -168,9 +168,24 @@ final class Modules_GoogleDriveBackup_ConnectorClient
         return $text;
     }
 
-    private function objectRoute(string $object, string $rest): string
+    /**
+     * A route of one object, `/v1/objects/<object>/<rest>`; the object and the request's `path`
+     * fill the placeholders of the localised error sentence.
+     *
+     * @param array<string, mixed>|null $body
+     * @param array<string, scalar> $query
+     */
+    private function onObject(string $method, string $object, string $rest, ?array $body = null, array $query = [], int $timeout = self::TIMEOUT): mixed
     {
-        return '/v1/objects/' . rawurlencode($object) . '/' . $rest;
+        $path = $query['path'] ?? $body['path'] ?? null;
+        return $this->call(
+            $method,
+            '/v1/objects/' . rawurlencode($object) . '/' . $rest,
+            $body,
+            $query,
+            $timeout,
+            ['object' => $object] + ($path === null ? [] : ['path' => $path]),
+        );
     }
 
     /**
