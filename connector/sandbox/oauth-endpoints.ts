@@ -4,7 +4,7 @@
  * revocation. Errors use OAuth's shape `{error, error_description}` with Google's statuses.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { type Exchange, OAuthError, readAll, sendBuffer, sendError, sendJson } from './http-io.js';
+import { type Exchange, OAuthError, readAll, sendBuffer, sendJson } from './http-io.js';
 import { KNOWN_SCOPES, randomId, type SandboxCore } from './sandbox-state.js';
 
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
@@ -135,26 +135,21 @@ function clientCredentials(
   return { id: form.get('client_id'), secret: form.get('client_secret') };
 }
 
+/** OAuthErrors thrown here and below are answered in OAuth's shape by the server's error handler. */
 export async function token(core: SandboxCore, ex: Exchange): Promise<void> {
-  try {
-    const form = await readForm(ex);
-    const client = clientCredentials(ex, form);
-    if (!client.id)
-      throw new OAuthError(400, 'invalid_request', 'Could not determine client ID from request.');
-    const secret = core.config.clients.get(client.id);
-    if (secret === undefined) throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
-    if (client.secret === null || !sameSecret(client.secret, secret)) {
-      throw new OAuthError(401, 'invalid_client', 'Unauthorized');
-    }
-    const grantType = form.get('grant_type');
-    if (!grantType) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: grant_type');
-    if (grantType === 'authorization_code') return await exchangeCode(core, ex, form, client.id);
-    if (grantType === 'refresh_token') return await refresh(core, ex, form, client.id);
-    throw new OAuthError(400, 'unsupported_grant_type', `Invalid grant_type: ${grantType}`);
-  } catch (error) {
-    if (error instanceof OAuthError) return sendError(ex, error);
-    throw error;
+  const form = await readForm(ex);
+  const client = clientCredentials(ex, form);
+  if (!client.id) throw new OAuthError(400, 'invalid_request', 'Could not determine client ID from request.');
+  const secret = core.config.clients.get(client.id);
+  if (secret === undefined) throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
+  if (client.secret === null || !sameSecret(client.secret, secret)) {
+    throw new OAuthError(401, 'invalid_client', 'Unauthorized');
   }
+  const grantType = form.get('grant_type');
+  if (!grantType) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: grant_type');
+  if (grantType === 'authorization_code') return exchangeCode(core, ex, form, client.id);
+  if (grantType === 'refresh_token') return refresh(core, ex, form, client.id);
+  throw new OAuthError(400, 'unsupported_grant_type', `Invalid grant_type: ${grantType}`);
 }
 
 function tokenAnswer(ex: Exchange, body: Record<string, unknown>): Promise<void> {
@@ -244,16 +239,9 @@ async function refresh(
 }
 
 export async function revoke(core: SandboxCore, ex: Exchange): Promise<void> {
-  let form: URLSearchParams;
-  try {
-    form = await readForm(ex);
-  } catch (error) {
-    if (error instanceof OAuthError) return sendError(ex, error);
-    throw error;
-  }
+  const form = await readForm(ex);
   const tokenText = form.get('token') ?? ex.url.searchParams.get('token');
-  if (!tokenText)
-    return sendError(ex, new OAuthError(400, 'invalid_request', 'Missing required parameter: token'));
+  if (!tokenText) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: token');
   const refreshGrant = core.state.refreshTokens.get(tokenText);
   const accessGrant = core.state.accessTokens.get(tokenText);
   if (refreshGrant && !refreshGrant.revoked) {
@@ -263,7 +251,7 @@ export async function revoke(core: SandboxCore, ex: Exchange): Promise<void> {
     accessGrant.revoked = true;
     if (accessGrant.refreshToken) core.state.revokeRefreshToken(accessGrant.refreshToken);
   } else {
-    return sendError(ex, new OAuthError(400, 'invalid_token', 'Token expired or revoked'));
+    throw new OAuthError(400, 'invalid_token', 'Token expired or revoked');
   }
   await sendJson(ex, 200, {});
 }
