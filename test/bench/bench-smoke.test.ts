@@ -1,12 +1,11 @@
 // `gdrive-backup bench --quick` as a subprocess (the bundle the global setup builds): it runs
 // every scenario end to end with small sizes, exits 0, writes its JSON and leaves no temp files.
 // The figures of a quick run mean little; only the request count is exact at any size.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../cli/run-cli.js';
 
 let root: string;
 let privateTmp: string;
@@ -22,20 +21,10 @@ afterAll(async () => {
 
 it('bench --size-mib 8 --quick --json FILE exits 0 and writes every figure', async () => {
   const jsonFile = join(root, 'bench.json');
-  const child = spawn(
-    process.execPath,
-    ['dist/gdrive-backup.mjs', 'bench', '--size-mib', '8', '--quick', '--json', jsonFile],
-    { env: { ...process.env, TMPDIR: privateTmp }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c.toString();
+  const { code, stdout, stderr } = await runCli(['bench', '--size-mib', '8', '--quick', '--json', jsonFile], {
+    ...process.env,
+    TMPDIR: privateTmp,
   });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const [code] = await once(child, 'exit');
   expect(stderr).toBe('');
   expect(code).toBe(0);
 

@@ -1,7 +1,7 @@
 // `gdrive-backup` as a subprocess (the bundle the global setup builds) against the sandbox:
 // connect through the printed consent URL, every file command, exit codes, help, bad settings,
 // the same commands through a running service, and the `sandbox` command.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { md5, sha256 } from '../service/harness.js';
+import { type CliRun, runCli, spawnCli } from './run-cli.js';
 
 const version = JSON.parse(await readFile('package.json', 'utf8')).version as string;
 
@@ -19,31 +20,12 @@ let root: string;
 let dataDir: string;
 let env: NodeJS.ProcessEnv;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+function cli(args: string[]): ChildProcess {
+  return spawnCli(args, env);
 }
 
-function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['dist/gdrive-backup.mjs', ...args], {
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-}
-
-async function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const child = cli(args, extraEnv);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    stdout += c.toString();
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stdout, stderr };
+function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return runCli(args, { ...env, ...extraEnv });
 }
 
 beforeAll(async () => {

@@ -1,29 +1,20 @@
 // `gdrive-backup demo` (what `npm start` runs), smaller: exit 0, the summary, a clean temp dir.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
+import { runCli } from '../cli/run-cli.js';
 
 it('plays a backup and restore through the HTTP API and prints the summary', {
   timeout: 90_000,
 }, async () => {
   const temp = await mkdtemp(join(tmpdir(), 'gdrive-demo-test-'));
   try {
-    const child = spawn(process.execPath, ['dist/gdrive-backup.mjs', 'demo', '--size-mib', '24'], {
-      env: { PATH: process.env.PATH, HOME: temp, TMPDIR: temp },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stdout, stderr } = await runCli(['demo', '--size-mib', '24'], {
+      PATH: process.env.PATH,
+      HOME: temp,
+      TMPDIR: temp,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const [code] = await once(child, 'exit');
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toMatch(/connect subscription:1 \(example\.com\): .*admin@example\.com/);

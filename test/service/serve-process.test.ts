@@ -1,7 +1,7 @@
 // `gdrive-backup serve` as a real process: killed hard in the middle of a file write and
 // started again (the same fd finishes the file), graceful SIGTERM with a request in flight,
 // and the switch to the data dir's owner when started as root.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../connector/cli/service-client.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { spawnCli } from '../cli/run-cli.js';
 import { connectObject, raw, sha256, sha256File } from './harness.js';
 
 const object: ObjectRef = { type: 'subscription', id: '21' };
@@ -34,23 +35,11 @@ afterAll(async () => {
 
 /** Starts `serve` and resolves once it logged that it listens (or rejects with its stderr). */
 async function startServe(dataDir: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      'dist/gdrive-backup.mjs',
-      'serve',
-      '--data-dir',
-      dataDir,
-      '--retry-base-ms',
-      '5',
-      '--chunk-size',
-      '262144',
-    ],
-    {
-      env: { ...process.env, ...sandbox.env, GDRIVE_BACKUP_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnCli(['serve', '--data-dir', dataDir, '--retry-base-ms', '5', '--chunk-size', '262144'], {
+    ...process.env,
+    ...sandbox.env,
+    GDRIVE_BACKUP_LOG_LEVEL: 'info',
+  });
   children.push(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
