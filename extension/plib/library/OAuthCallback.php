@@ -31,7 +31,6 @@ final class Modules_GoogleDriveBackup_OAuthCallback
         } else {
             $answer[Modules_GoogleDriveBackup_OAuthFlow::ERROR] = is_string($query['error'] ?? null) ? $query['error'] : 'no_code';
         }
-        $page = $record['returnUrl'];
-        return ['status' => 302, 'location' => $page . (str_contains($page, '?') ? '&' : '?') . http_build_query($answer)];
+        return ['status' => 302, 'location' => Modules_GoogleDriveBackup_OAuthFlow::withQuery($record['returnUrl'], $answer)];
     }
 }

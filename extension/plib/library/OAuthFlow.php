@@ -43,8 +43,17 @@ final class Modules_GoogleDriveBackup_OAuthFlow
     /** The URL of the page's "Connect Google Drive" button. */
     public static function connectUrl(string $requestUri): string
     {
-        $clean = self::cleanUrl($requestUri);
-        return $clean . (str_contains($clean, '?') ? '&' : '?') . self::CONNECT . '=1';
+        return self::withQuery(self::cleanUrl($requestUri), [self::CONNECT => 1]);
+    }
+
+    /**
+     * $url with $params added to its query.
+     *
+     * @param array<string, scalar> $params
+     */
+    public static function withQuery(string $url, array $params): string
+    {
+        return $url . (str_contains($url, '?') ? '&' : '?') . http_build_query($params);
     }
 
     public function authorize(Zend_Controller_Action $controller): void
