@@ -61,34 +61,31 @@ export function statCommand(): Command {
   });
 }
 
-export function mkdirCommand(): Command {
-  const command = new Command('mkdir')
-    .description('Create a directory and its missing parents (createDir)')
+/** A command that runs one Backend method on its <remote> path and prints nothing. */
+function pathCommand(
+  name: string,
+  description: string,
+  method: 'createDir' | 'deleteFile' | 'deleteDir',
+): Command {
+  const command = new Command(name)
+    .description(`${description} (${method})`)
     .argument('<remote>', 'path relative to the object folder');
   addConfigOptions(command);
   return command.action(async (remote: string, options: Record<string, unknown>) => {
-    await withBackend(options, (backend, object) => backend.createDir(object, remote));
+    await withBackend(options, (backend, object) => backend[method](object, remote));
   });
+}
+
+export function mkdirCommand(): Command {
+  return pathCommand('mkdir', 'Create a directory and its missing parents', 'createDir');
 }
 
 export function rmCommand(): Command {
-  const command = new Command('rm')
-    .description('Delete a file permanently (deleteFile)')
-    .argument('<remote>', 'path relative to the object folder');
-  addConfigOptions(command);
-  return command.action(async (remote: string, options: Record<string, unknown>) => {
-    await withBackend(options, (backend, object) => backend.deleteFile(object, remote));
-  });
+  return pathCommand('rm', 'Delete a file permanently', 'deleteFile');
 }
 
 export function rmdirCommand(): Command {
-  const command = new Command('rmdir')
-    .description('Delete a directory and everything in it permanently (deleteDir)')
-    .argument('<remote>', 'path relative to the object folder');
-  addConfigOptions(command);
-  return command.action(async (remote: string, options: Record<string, unknown>) => {
-    await withBackend(options, (backend, object) => backend.deleteDir(object, remote));
-  });
+  return pathCommand('rmdir', 'Delete a directory and everything in it permanently', 'deleteDir');
 }
 
 export function quotaCommand(): Command {
