@@ -37,7 +37,7 @@ import {
   filesList,
   filesUpdate,
 } from './drive-endpoints.js';
-import { type FaultKind, FaultPlan, REQUEST_KINDS } from './faults.js';
+import { type FaultKind, FaultPlan, REQUEST_KINDS, type RequestKind } from './faults.js';
 import {
   DriveError,
   drain,
@@ -61,22 +61,7 @@ import {
 import { Shaping } from './shaping.js';
 import { expireSession, putKind, uploadMultipart, uploadPut, uploadStart } from './upload-endpoints.js';
 
-export type RequestKind =
-  | 'oauth.authorize'
-  | 'oauth.token'
-  | 'oauth.revoke'
-  | 'about.get'
-  | 'files.create'
-  | 'files.list'
-  | 'files.get'
-  | 'files.download'
-  | 'files.update'
-  | 'files.delete'
-  | 'upload.multipart'
-  | 'upload.start'
-  | 'upload.chunk'
-  | 'upload.status'
-  | 'drives.get';
+export type { RequestKind };
 
 export interface SandboxOptions {
   /** Default 0 (ephemeral). */

@@ -36,8 +36,6 @@
  *  - slow             2 s of added latency, then a normal answer.
  * Error answers read and discard the request body first, as Google's front ends do.
  */
-import type { RequestKind } from './drive-sandbox.js';
-
 export const FAULT_KINDS = [
   '500',
   '503',
@@ -53,7 +51,8 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export const REQUEST_KINDS: readonly RequestKind[] = [
+/** Every kind of request the sandbox tells apart, for its counters and fault rules. */
+export const REQUEST_KINDS = [
   'oauth.authorize',
   'oauth.token',
   'oauth.revoke',
@@ -69,7 +68,8 @@ export const REQUEST_KINDS: readonly RequestKind[] = [
   'upload.chunk',
   'upload.status',
   'drives.get',
-];
+] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 export interface FaultRule {
   kind: RequestKind | '*';

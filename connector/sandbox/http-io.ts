@@ -6,8 +6,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RequestKind } from './drive-sandbox.js';
-import type { FaultKind } from './faults.js';
+import type { FaultKind, RequestKind } from './faults.js';
 import type { ConnectionShaper } from './shaping.js';
 
 export interface Exchange {
