@@ -113,9 +113,7 @@ final class Modules_GoogleDriveBackup_ConnectorService
      */
     public function start(Closure $isHealthy): void
     {
-        if (!is_dir($this->dataDir) && !@mkdir($this->dataDir, 0700, true) && !is_dir($this->dataDir)) {
-            throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $this->dataDir]));
-        }
+        $this->makeDataDir();
         $lockPath = $this->dataDir . '/connector.start.lock';
         // flock needs no write access: a lock file made by the other user still serves.
         $lock = @fopen($lockPath, 'c') ?: @fopen($lockPath, 'r');
@@ -147,6 +145,19 @@ final class Modules_GoogleDriveBackup_ConnectorService
             flock($lock, LOCK_UN);
             fclose($lock);
         }
+    }
+
+    /**
+     * Makes the data dir (0700) when it is missing. Root (post-install, a backup) gives it to the
+     * owner of the dir it is in (the extension's var dir: the panel's user), like the files it
+     * makes inside it.
+     */
+    public function makeDataDir(): void
+    {
+        if (!is_dir($this->dataDir) && !@mkdir($this->dataDir, 0700, true) && !is_dir($this->dataDir)) {
+            throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $this->dataDir]));
+        }
+        $this->adopt($this->dataDir, dirname($this->dataDir));
     }
 
     /** Asks the service this extension started to stop (SIGTERM); says whether it was running. */
@@ -211,17 +222,19 @@ final class Modules_GoogleDriveBackup_ConnectorService
 
     /**
      * Root (a backup) gives the files it makes in the data dir to the dir's owner (the panel's
-     * user), so that whoever starts the service next can append to the log and take the lock.
+     * user), so that whoever starts the service next can append to the log and take the lock;
+     * the data dir itself goes to the owner of the dir it is in ($ownerOf).
      */
-    private function adopt(string $path): void
+    private function adopt(string $path, ?string $ownerOf = null): void
     {
         if (!function_exists('posix_geteuid') || posix_geteuid() !== 0 || !file_exists($path)) {
             return;
         }
-        $owner = fileowner($this->dataDir);
+        $ownerOf ??= $this->dataDir;
+        $owner = fileowner($ownerOf);
         if ($owner !== false && $owner !== 0 && fileowner($path) !== $owner) {
             @chown($path, $owner);
-            @chgrp($path, (int) filegroup($this->dataDir));
+            @chgrp($path, (int) filegroup($ownerOf));
         }
     }
 

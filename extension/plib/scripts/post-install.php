@@ -8,13 +8,6 @@ declare(strict_types=1);
 
 pm_Context::init('google-drive-backup');
 
-$dataDir = Modules_GoogleDriveBackup_ConnectorService::fromContext()->dataDir;
-if (!is_dir($dataDir) && !mkdir($dataDir, 0700, true) && !is_dir($dataDir)) {
-    throw new pm_Exception(pm_Locale::lmsg('connector.dataDirMissing', ['dir' => $dataDir]));
-}
-chmod($dataDir, 0700);
-$owner = fileowner(pm_Context::getVarDir());
-if (function_exists('posix_geteuid') && posix_geteuid() === 0 && $owner !== false && $owner !== 0) {
-    chown($dataDir, $owner);
-    chgrp($dataDir, (int) filegroup(pm_Context::getVarDir()));
-}
+$service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
+$service->makeDataDir();
+chmod($service->dataDir, 0700);
