@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { formatObjectRef } from '../../transport/object-ref.js';
 import { mibPerSecond } from '../format.js';
 import { addConfigOptions, byteCount, positiveByteCount, withBackend } from '../options.js';
-import { progressBar } from '../progress.js';
+import { withProgressBar } from '../progress.js';
 import { getFile, putFile } from '../transfer.js';
 
 const PLESK_PIECE = 100 * 1024 * 1024;
@@ -27,25 +27,18 @@ export function putCommand(): Command {
   addConfigOptions(command, ['chunkSize', 'maxAttempts', 'retryBaseMs']);
   return command.action(async (local: string, remote: string, options: Record<string, unknown>) => {
     await withBackend(options, async (backend, object, config) => {
-      let bar: ReturnType<typeof progressBar> | undefined;
-      try {
-        const result = await putFile({
+      const result = await withProgressBar(`put ${formatObjectRef(object)}:${remote}`, (onProgress) =>
+        putFile({
           backend,
           object,
           dataDir: config.dataDir,
           local,
           remote,
           pieceSize: options.pieceSize as number,
-          onProgress: (done, total) => {
-            bar ??= progressBar(`put ${formatObjectRef(object)}:${remote}`, total);
-            bar.update(done);
-          },
-        });
-        bar?.stop();
-        process.stdout.write(summary('put', result.bytes, result.elapsedMs, result.sha256));
-      } finally {
-        bar?.stop();
-      }
+          onProgress,
+        }),
+      );
+      process.stdout.write(summary('put', result.bytes, result.elapsedMs, result.sha256));
     });
   });
 }
@@ -67,9 +60,8 @@ export function getCommand(): Command {
   addConfigOptions(command, ['downloadStreams', 'downloadRangeSize', 'maxAttempts', 'retryBaseMs']);
   return command.action(async (remote: string, local: string, options: Record<string, unknown>) => {
     await withBackend(options, async (backend, object, config) => {
-      let bar: ReturnType<typeof progressBar> | undefined;
-      try {
-        const result = await getFile({
+      const result = await withProgressBar(`get ${formatObjectRef(object)}:${remote}`, (onProgress) =>
+        getFile({
           backend,
           object,
           dataDir: config.dataDir,
@@ -78,16 +70,10 @@ export function getCommand(): Command {
           offset: options.offset as number,
           ...(options.size === undefined ? {} : { size: options.size as number }),
           pieceSize: options.pieceSize as number,
-          onProgress: (done, total) => {
-            bar ??= progressBar(`get ${formatObjectRef(object)}:${remote}`, total);
-            bar.update(done);
-          },
-        });
-        bar?.stop();
-        process.stdout.write(summary('get', result.bytes, result.elapsedMs, result.sha256));
-      } finally {
-        bar?.stop();
-      }
+          onProgress,
+        }),
+      );
+      process.stdout.write(summary('get', result.bytes, result.elapsedMs, result.sha256));
     });
   });
 }
