@@ -127,17 +127,8 @@ export class TransferHandles implements HandleOperations {
     await this.ready;
     const fd = `w-${randomBytes(16).toString('hex')}`;
     const hash = await UploadHash.create();
-    const record = newUploadRecord(input, hash.save(), Date.now());
-    await this.deps.state.set(RECORD_PREFIX + fd, record);
+    await this.register(fd, newUploadRecord(input, hash.save(), Date.now()));
     this.liveSha256.set(fd, { hash: UploadHash.freshSha256(), appended: 0 });
-    await this.updateIndex((index) => {
-      index[fd] = record.createdAt;
-    });
-    this.deps.log.debug('transfers: opened for writing', {
-      fd,
-      object: formatObjectRef(input.object),
-      path: input.path,
-    });
     return fd;
   }
 
@@ -161,15 +152,7 @@ export class TransferHandles implements HandleOperations {
     if (input.driveId !== undefined) record.driveId = input.driveId;
     if (input.offset === 0 && input.md5 !== undefined)
       record.hashState = (await DownloadHash.create()).save();
-    await this.deps.state.set(RECORD_PREFIX + fd, record);
-    await this.updateIndex((index) => {
-      index[fd] = record.createdAt;
-    });
-    this.deps.log.debug('transfers: opened for reading', {
-      fd,
-      object: formatObjectRef(input.object),
-      path: input.path,
-    });
+    await this.register(fd, record);
     return fd;
   }
 
@@ -344,6 +327,19 @@ export class TransferHandles implements HandleOperations {
 
   private releaseBuffer(buffer: Buffer): void {
     if (this.spare.length < SPARE_BUFFERS) this.spare.push(buffer);
+  }
+
+  /** Persists a new handle's record and lists it in the index. */
+  private async register(fd: string, record: HandleRecord): Promise<void> {
+    await this.deps.state.set(RECORD_PREFIX + fd, record);
+    await this.updateIndex((index) => {
+      index[fd] = record.createdAt;
+    });
+    this.deps.log.debug(`transfers: opened for ${record.kind === 'write' ? 'writing' : 'reading'}`, {
+      fd,
+      object: formatObjectRef(record.object),
+      path: record.path,
+    });
   }
 
   private async load(fd: string, kind: 'write'): Promise<UploadRecord>;
