@@ -172,6 +172,8 @@ function emptyCounters(): Record<RequestKind, number> {
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  // First: a bad fault spec throws before any directory is made or anything listens.
+  const faults = new FaultPlan(options.faults ?? '');
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'gdrive-sandbox-')));
   const store = new ContentStore(dir);
@@ -195,7 +197,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       rootUrl: '',
     },
   };
-  const faults = new FaultPlan(options.faults ?? '');
   const shaping = new Shaping(options.latencyMs ?? 0, options.bandwidthMbit);
   let counts = emptyCounters();
 

@@ -3,18 +3,13 @@
  * can export (one per env entry), then `ready`, serve until SIGTERM/SIGINT (or the signal), close.
  */
 import { type SandboxOptions, startSandbox } from './drive-sandbox.js';
-import { parseFaultSpec } from './faults.js';
-
-export type { FaultRule } from './faults.js';
-export { parseFaultSpec };
 
 export async function runSandboxCommand(
   options: SandboxOptions,
   out: NodeJS.WritableStream,
   signal?: AbortSignal,
 ): Promise<void> {
-  // A bad spec stops start-up with its message before anything listens.
-  if (options.faults) parseFaultSpec(options.faults);
+  // A bad fault spec makes startSandbox throw with its message before anything listens.
   const sandbox = await startSandbox(options);
   try {
     for (const [name, value] of Object.entries(sandbox.env)) out.write(`${name}=${value}\n`);

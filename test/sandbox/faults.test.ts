@@ -1,6 +1,9 @@
 // Fault injection: the spec grammar, the firing rules (@N, xCOUNT, %RATE, seed), each fault
 // kind acted out on the wire, and the request counters.
 import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { FaultPlan, parseFaultSpec } from '../../connector/sandbox/faults.js';
@@ -87,6 +90,17 @@ describe('faults on the wire', () => {
       expect(() => own.sandbox.setFaults('nonsense')).toThrow(/Bad fault rule/);
     } finally {
       await own.close();
+    }
+  });
+
+  it('a bad options.faults throws before the sandbox makes its content directory', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'sandbox-badspec-'));
+    try {
+      const dir = join(parent, 'content');
+      await expect(startSandbox({ faults: 'nonsense', dir })).rejects.toThrow(/Bad fault rule/);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 
