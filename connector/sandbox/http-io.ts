@@ -162,6 +162,11 @@ export async function readJsonObject(ex: Exchange): Promise<Record<string, unkno
   if (!/^application\/json\b/i.test(type)) {
     throw badRequest('badContent', `Unsupported content with type: ${type || '(none)'}`);
   }
+  return parseJsonObject(data);
+}
+
+/** Bytes that must hold a JSON object; anything else is Google's 400 parseError. */
+export function parseJsonObject(data: Buffer): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data.toString('utf8'));

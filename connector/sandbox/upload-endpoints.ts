@@ -20,6 +20,7 @@ import {
   boolParam,
   DriveError,
   type Exchange,
+  parseJsonObject,
   readAll,
   readJsonObject,
   readShaped,
@@ -86,19 +87,10 @@ export async function uploadMultipart(core: SandboxCore, ex: Exchange, caller: C
   if (!/^application\/json\b/i.test(metaPart.headers['content-type'] ?? '')) {
     throw badRequest('badContent', 'The first part of a multipart upload must be application/json metadata.');
   }
-  let metadata: unknown;
-  try {
-    metadata = JSON.parse(metaPart.body.toString('utf8'));
-  } catch {
-    throw badRequest('parseError', 'Parse Error');
-  }
-  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata)) {
-    throw badRequest('parseError', 'Parse Error');
-  }
   const meta = checkCreateMetadata(
     core,
     caller,
-    metadata as Record<string, unknown>,
+    parseJsonObject(metaPart.body),
     supportsAllDrives,
     mediaPart.headers['content-type'] ?? 'application/octet-stream',
   );
