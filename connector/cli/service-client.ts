@@ -7,6 +7,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import type { Config } from '../config/config.js';
 import { ERRORS, type ErrorCode, GdriveBackupError } from '../errors/errors.js';
 import { readApiToken } from '../service/api-token.js';
+import { loopbackAddress } from '../service/serve-command.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type {
   AccountInfo,
@@ -30,12 +31,9 @@ export class ServiceError extends GdriveBackupError {
   }
 }
 
+/** Where `serve` listens with this config: the same parsing (and loopback check) as serve's. */
 function endpointOf(config: Config): ServiceEndpoint {
-  if (config.listen !== '') {
-    const match = /^(.+):(\d+)$/.exec(config.listen)!;
-    return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(match[2]) };
-  }
-  return { socketPath: config.socketPath };
+  return config.listen !== '' ? loopbackAddress(config.listen) : { socketPath: config.socketPath };
 }
 
 export class ServiceClient implements Backend {
@@ -47,7 +45,10 @@ export class ServiceClient implements Backend {
     private readonly token: string,
   ) {}
 
-  /** A client for the service running on config's socket/listen address, or undefined when none answers. */
+  /**
+   * A client for the service running on config's socket/listen address, or undefined when none
+   * answers (ConfigError when listen is not a loopback address, as for `serve`).
+   */
   static async find(config: Config): Promise<ServiceClient | undefined> {
     let token: string | undefined;
     try {

@@ -385,12 +385,20 @@ describe('loopback TCP', () => {
       expect(answer.status).toBe(200);
       expect(await answer.json()).toEqual({ ok: true, version: CONNECTOR_VERSION });
       expect((await fetch(`${tcp.address}/v1/health`)).status).toBe(401);
+      // The CLI finds it through the same listen setting.
+      const port = Number(new URL(tcp.address).port);
+      const found = await ServiceClient.find(
+        serviceConfig(join(root, 'tcp'), { listen: `127.0.0.1:${port}` }),
+      );
+      expect(found?.endpoint).toEqual({ host: '127.0.0.1', port });
+      await found?.close();
     } finally {
       await tcp.stop();
     }
     const open = serviceConfig(join(root, 'tcp2'), { listen: '0.0.0.0:0' });
     await expect(startService(open, { log: false })).rejects.toThrow(ConfigError);
     await expect(startService(open, { log: false })).rejects.toThrow(/loopback/);
+    await expect(ServiceClient.find(open)).rejects.toThrow(ConfigError);
   });
 
   it('stops by itself after the idle timeout when no handle is open', async () => {
