@@ -53,6 +53,13 @@ final class OAuthRedirectTest extends EndToEndCase
         self::assertStringContainsString('is disconnected', self::message(self::hook('subscription', 12)->getSettingsSubForm()));
     }
 
+    public function testTheObjectsFolderSettingGoesWithConnect(): void
+    {
+        Modules_GoogleDriveBackup_Settings::setFolder(Modules_GoogleDriveBackup_BackupObject::fromHook('subscription', 13), 'Shop backups');
+        self::connect('subscription', 13);
+        self::assertMatchesRegularExpression('#^Google Drive: \S+@\S+, folder My Drive/Shop backups/subscription/shop\.example\.org$#', self::hook('subscription', 13)->getDescription());
+    }
+
     public function testAccessDeniedStoresNothing(): void
     {
         $consent = self::clickConnect('reseller', 2);

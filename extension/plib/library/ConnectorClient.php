@@ -49,8 +49,9 @@ final class Modules_GoogleDriveBackup_ConnectorClient
      */
     public function oauthStart(string $object, string $redirectUri, ?string $name, ?string $folder = null): string
     {
-        $body = ['redirectUri' => $redirectUri] + ($name === null || $name === '' ? [] : ['name' => $name])
-            + ($folder === null || $folder === '' ? [] : ['folder' => $folder]);
+        // No name or folder ('' or null): the connector's defaults.
+        $body = ['redirectUri' => $redirectUri]
+            + array_filter(['name' => $name, 'folder' => $folder], static fn (?string $value): bool => $value !== null && $value !== '');
         return (string) $this->onObject('POST', $object, 'oauth/start', $body)['url'];
     }
 

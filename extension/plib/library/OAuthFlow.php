@@ -74,7 +74,7 @@ final class Modules_GoogleDriveBackup_OAuthFlow
         try {
             $callback = Modules_GoogleDriveBackup_Settings::callbackUrl($controller->getRequest());
             $folder = Modules_GoogleDriveBackup_Settings::folder($this->object);
-            $url = $this->client->oauthStart($this->object->ref(), $callback, $this->object->displayName(), $folder === '' ? null : $folder);
+            $url = $this->client->oauthStart($this->object->ref(), $callback, $this->object->displayName(), $folder);
             parse_str((string) parse_url($url, PHP_URL_QUERY), $query);
             $state = $query['state'] ?? null;
             if (!is_string($state) || $state === '') {
