@@ -267,7 +267,8 @@ async function readSmall(body: unknown): Promise<string> {
   return Buffer.concat(pieces).toString('utf8');
 }
 
-async function openForWriting(path: string): Promise<FileHandle> {
+/** Creates or truncates `path` (mode 0600) for writing; a failure is local_file_error. */
+export async function openForWriting(path: string): Promise<FileHandle> {
   let handle: FileHandle;
   try {
     handle = await open(path, 'w+', 0o600);

@@ -17,7 +17,6 @@
  * (the remainder) ... closeWrite -> resumable-upload.finishUpload (last chunk, verification).
  */
 import { type Hash, randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import type { Keyv } from 'keyv';
 import type { Config } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
@@ -25,11 +24,10 @@ import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { HandleOperations, WriteResult } from '../transport/types.js';
 import type { DriveHttp } from './drive-http.js';
-import { downloadSlice } from './ranged-download.js';
+import { downloadSlice, openForWriting } from './ranged-download.js';
 import {
   appendToUpload,
   finishUpload,
-  localFileError,
   newUploadRecord,
   type UploadEnv,
   type UploadRecord,
@@ -223,7 +221,8 @@ export class TransferHandles implements HandleOperations {
           hash === undefined ? undefined : (bytes) => hash.update(bytes),
         );
       } else {
-        await createEmpty(localFile);
+        // Nothing to read: the local file is still created (or emptied), as for any read.
+        await (await openForWriting(localFile)).close();
       }
       const next: ReadRecord = { ...record, position: end };
       if (hash !== undefined && end > start) {
@@ -403,15 +402,4 @@ export class TransferHandles implements HandleOperations {
 /** An fd as it may appear in a message: anything odd is cut short. */
 function shown(fd: string): string {
   return FD_PATTERN.test(fd) ? fd : fd.slice(0, 40).replace(/[^\w-]/g, '?');
-}
-
-async function createEmpty(localFile: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(localFile, 'w', 0o600);
-  } catch (error) {
-    throw localFileError(localFile, error);
-  }
-  await handle.chmod(0o600).catch(() => undefined);
-  await handle.close();
 }
