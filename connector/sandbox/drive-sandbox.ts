@@ -51,12 +51,10 @@ import { authorize, revoke, token } from './oauth-endpoints.js';
 import {
   type Caller,
   FOLDER_MIME,
-  randomId,
   type SandboxCore,
   SandboxState,
   SCOPE_DRIVE_FILE,
   type StoredItem,
-  timestamp,
 } from './sandbox-state.js';
 import { Shaping } from './shaping.js';
 import { expireSession, putKind, uploadMultipart, uploadPut, uploadStart } from './upload-endpoints.js';
@@ -94,19 +92,10 @@ export interface SandboxOptions {
   otherClients?: Record<string, string>;
 }
 
-export interface SandboxItem {
-  id: string;
-  name: string;
-  mimeType: string;
-  parents: string[];
-  size: number;
-  md5?: string;
-  sha256?: string;
+/** A stored item as tests see it: `trashed` says whether it is in the trash, itself or by a parent. */
+export type SandboxItem = Omit<StoredItem, 'explicitlyTrashed' | 'modifiedTime' | 'isRoot'> & {
   trashed: boolean;
-  createdTime: string;
-  driveId?: string;
-  createdByClient: string;
-}
+};
 
 export interface Sandbox {
   /** 'http://127.0.0.1:PORT/' */
@@ -433,25 +422,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       state.consented.add(`${email} ${client}`);
       return state.issueRefreshToken(client, scopes, email).token;
     },
-    createSharedDrive: (name) => {
-      const id = `0A${randomId(12)}Uk9PVA`;
-      const now = timestamp();
-      state.drives.set(id, { id, name, createdTime: now });
-      state.items.set(id, {
-        id,
-        name,
-        mimeType: FOLDER_MIME,
-        parents: [],
-        size: 0,
-        explicitlyTrashed: false,
-        createdTime: now,
-        modifiedTime: now,
-        driveId: id,
-        createdByClient: '',
-        isRoot: true,
-      });
-      return id;
-    },
+    createSharedDrive: (name) => state.createSharedDrive(name),
     items: () => [...state.items.values()].filter((i) => !i.isRoot).map(publicItem),
     contentPath: (fileId) => store.contentPath(fileId),
     tree,

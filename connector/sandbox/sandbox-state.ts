@@ -137,11 +137,22 @@ export class SandboxState {
     public quotaBytes: number | null,
     readonly accessTokenLifetimeSec: number,
   ) {
-    this.rootId = `0A${randomId(12)}Uk9PVA`;
+    this.rootId = this.addRoot('My Drive', false).id;
+  }
+
+  /** A shared drive: its entry and its root folder, whose id is the drive id. Returns the id. */
+  createSharedDrive(name: string): string {
+    const root = this.addRoot(name, true);
+    this.drives.set(root.id, { id: root.id, name, createdTime: root.createdTime });
+    return root.id;
+  }
+
+  private addRoot(name: string, sharedDrive: boolean): StoredItem {
+    const id = `0A${randomId(12)}Uk9PVA`;
     const now = timestamp();
-    this.items.set(this.rootId, {
-      id: this.rootId,
-      name: 'My Drive',
+    const root: StoredItem = {
+      id,
+      name,
       mimeType: FOLDER_MIME,
       parents: [],
       size: 0,
@@ -150,7 +161,10 @@ export class SandboxState {
       modifiedTime: now,
       createdByClient: '',
       isRoot: true,
-    });
+    };
+    if (sharedDrive) root.driveId = id;
+    this.items.set(id, root);
+    return root;
   }
 
   // --- tokens
