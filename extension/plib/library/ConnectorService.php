@@ -36,15 +36,10 @@ final class Modules_GoogleDriveBackup_ConnectorService
     /** The paths of the installed extension, each overridable through pm_Settings. */
     public static function fromContext(): self
     {
-        $env = [];
-        $clientId = Modules_GoogleDriveBackup_Settings::clientId();
-        $clientSecret = Modules_GoogleDriveBackup_Settings::clientSecret();
-        if ($clientId !== '') {
-            $env['GDRIVE_CLIENT_ID'] = $clientId;
-        }
-        if ($clientSecret !== '') {
-            $env['GDRIVE_CLIENT_SECRET'] = $clientSecret;
-        }
+        $env = array_filter([
+            'GDRIVE_CLIENT_ID' => Modules_GoogleDriveBackup_Settings::clientId(),
+            'GDRIVE_CLIENT_SECRET' => Modules_GoogleDriveBackup_Settings::clientSecret(),
+        ], static fn (string $value): bool => $value !== '');
         return new self(
             rtrim((string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/'),
             (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_BUNDLE, pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs'),
@@ -207,7 +202,7 @@ final class Modules_GoogleDriveBackup_ConnectorService
         if ($shell === '/bin/bash') {
             $script = 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done 2>/dev/null; ' . $script;
         }
-        $process = proc_open([$shell, '-c', $script], [1 => ['pipe', 'w']], $pipes, $this->dataDir, $this->environment());
+        $process = proc_open([$shell, '-c', $script], [1 => ['pipe', 'w']], $pipes, $this->dataDir, $this->env + getenv());
         if (!is_resource($process)) {
             throw new pm_Exception(pm_Locale::lmsg('connector.exited', ['log' => $this->logPath()]));
         }
@@ -236,16 +231,6 @@ final class Modules_GoogleDriveBackup_ConnectorService
             @chown($path, $owner);
             @chgrp($path, (int) filegroup($ownerOf));
         }
-    }
-
-    /** @return array<string, string> */
-    private function environment(): array
-    {
-        $env = getenv();
-        foreach ($this->env as $name => $value) {
-            $env[$name] = $value;
-        }
-        return $env;
     }
 
     private function isAlive(int $pid): bool
