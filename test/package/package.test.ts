@@ -3,11 +3,11 @@
 // runs the bundled connector with plain `node`.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { raw } from '../service/harness.js';
 
 const root = resolve('.');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -154,11 +154,10 @@ describe('the bundled connector, run with plain node outside the project', () =>
     try {
       await readyOrExit(child, dataDir, [socket, tokenFile], () => said);
       const token = readFileSync(tokenFile, 'utf8').trim();
-      const answer = await getJson(socket, '/v1/health', token);
-      expect(answer.status).toBe(200);
-      expect(answer.body).toMatchObject({ ok: true, version });
+      const answer = await raw(socket, 'GET', '/v1/health', { token });
+      expect(answer).toMatchObject({ status: 200, body: { ok: true, version } });
       // Health too needs the token (design: every request carries it).
-      const refused = await getJson(socket, '/v1/health', 'wrong-token');
+      const refused = await raw(socket, 'GET', '/v1/health', { token: 'wrong-token' });
       expect(refused).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });
     } finally {
       await stop(child);
@@ -185,29 +184,6 @@ function readyOrExit(child: ChildProcess, dir: string, paths: string[], said: ()
     watcher.on('change', check);
     child.on('exit', onExit);
     check();
-  });
-}
-
-function getJson(
-  socketPath: string,
-  path: string,
-  token: string,
-): Promise<{ status: number; body: unknown }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request({ socketPath, path, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolvePromise({ status: res.statusCode ?? 0, body: JSON.parse(text) });
-        } catch {
-          reject(new Error(`not JSON (${res.statusCode}): ${text.slice(0, 200)}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
   });
 }
 
