@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../connector/cli/service-client.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { readApiToken } from '../../connector/service/api-token.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { spawnCli } from '../cli/run-cli.js';
 import { connectObject, raw, sha256, sha256File } from './harness.js';
@@ -56,8 +57,8 @@ async function startServe(dataDir: string): Promise<ChildProcess> {
 }
 
 async function clientFor(dataDir: string): Promise<ServiceClient> {
-  const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
-  return new ServiceClient({ socketPath: join(dataDir, 'connector.sock') }, token);
+  const token = await readApiToken(dataDir);
+  return new ServiceClient({ socketPath: join(dataDir, 'connector.sock') }, token!);
 }
 
 describe('serve process', () => {
@@ -145,7 +146,7 @@ describe('serve process', () => {
           const info = await stat(join(dataDir, name));
           expect([name, info.uid, info.gid]).toEqual([name, 65534, 65534]);
         }
-        const token = (await readFile(join(dataDir, 'api-token'), 'utf8')).trim();
+        const token = await readApiToken(dataDir);
         const health = await raw(join(dataDir, 'connector.sock'), 'GET', '/v1/health', { token });
         expect(health.status).toBe(200);
       } finally {
