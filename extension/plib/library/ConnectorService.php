@@ -15,8 +15,8 @@ declare(strict_types=1);
  */
 final class Modules_GoogleDriveBackup_ConnectorService
 {
-    public const IDLE_TIMEOUT = 900;
-    public const START_TIMEOUT = 15.0;
+    private const IDLE_TIMEOUT = 900;
+    private const START_TIMEOUT = 15.0;
     private const MIN_NODE_MAJOR = 20;
 
     /**

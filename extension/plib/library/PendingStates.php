@@ -52,7 +52,7 @@ final class Modules_GoogleDriveBackup_PendingStates
     }
 
     /** A path on this panel: never another host (`//host`, `https://...`), so no open redirect. */
-    public static function isLocalUrl(string $url): bool
+    private static function isLocalUrl(string $url): bool
     {
         return str_starts_with($url, '/') && !str_starts_with($url, '//') && !str_contains($url, '\\')
             && !preg_match('/[\x00-\x1f]/', $url);

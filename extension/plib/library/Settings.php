@@ -53,7 +53,7 @@ final class Modules_GoogleDriveBackup_Settings
         return $changed;
     }
 
-    public static function storedCallbackUrl(): string
+    private static function storedCallbackUrl(): string
     {
         return (string) pm_Settings::get(self::CALLBACK_URL, '');
     }
