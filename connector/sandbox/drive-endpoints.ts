@@ -311,14 +311,7 @@ export async function filesList(core: SandboxCore, ex: Exchange, caller: Caller)
   if (!['user', 'drive', 'allDrives', 'domain'].includes(corpora)) {
     throw badRequest('invalid', `Invalid value for corpora: ${corpora}`, 'corpora');
   }
-  if (corpora === 'drive' && !driveId) {
-    throw badRequest(
-      'invalid',
-      'The driveId parameter must be specified if and only if corpora is set to drive.',
-      'driveId',
-    );
-  }
-  if (driveId && corpora !== 'drive') {
+  if ((corpora === 'drive') !== Boolean(driveId)) {
     throw badRequest(
       'invalid',
       'The driveId parameter must be specified if and only if corpora is set to drive.',
@@ -465,6 +458,15 @@ export async function filesDownload(
 
 // --- files.update
 
+/** Renaming, trashing or deleting the root of My Drive or of a shared drive. */
+function rootNotWritable(): DriveError {
+  return new DriveError(
+    403,
+    'insufficientFilePermissions',
+    'The user does not have sufficient permissions for this file.',
+  );
+}
+
 export async function filesUpdate(
   core: SandboxCore,
   ex: Exchange,
@@ -498,11 +500,7 @@ export async function filesUpdate(
     }
   }
   if (item.isRoot && (body.name !== undefined || body.trashed !== undefined)) {
-    throw new DriveError(
-      403,
-      'insufficientFilePermissions',
-      'The user does not have sufficient permissions for this file.',
-    );
+    throw rootNotWritable();
   }
   if (body.name !== undefined) {
     if (typeof body.name !== 'string') throw badRequest('invalid', 'Invalid value for name', 'name');
@@ -551,11 +549,7 @@ export async function filesDelete(
   const item = core.state.findItem(caller, id, boolParam(ex.url, 'supportsAllDrives'));
   core.state.requireWrite(caller);
   if (item.isRoot) {
-    throw new DriveError(
-      403,
-      'insufficientFilePermissions',
-      'The user does not have sufficient permissions for this file.',
-    );
+    throw rootNotWritable();
   }
   for (const gone of [item, ...core.state.descendants(item.id)]) {
     core.state.items.delete(gone.id);

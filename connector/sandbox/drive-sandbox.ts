@@ -51,6 +51,7 @@ import { authorize, revoke, token } from './oauth-endpoints.js';
 import {
   type Caller,
   FOLDER_MIME,
+  quotaExceeded,
   type SandboxCore,
   SandboxState,
   SCOPE_DRIVE_FILE,
@@ -144,10 +145,7 @@ const ERROR_FAULTS: Partial<Record<FaultKind, () => DriveError>> = {
   rate403: () => new DriveError(403, 'rateLimitExceeded', 'Rate Limit Exceeded', { domain: 'usageLimits' }),
   daily403: () =>
     new DriveError(403, 'dailyLimitExceeded', 'Daily Limit Exceeded', { domain: 'usageLimits' }),
-  quota403: () =>
-    new DriveError(403, 'storageQuotaExceeded', "The user's Drive storage quota has been exceeded.", {
-      domain: 'usageLimits',
-    }),
+  quota403: quotaExceeded,
 };
 
 type Handler = (ex: Exchange) => Promise<void>;
