@@ -1,7 +1,8 @@
 // Renders the configuration table of connector/config/config.ts into README.md, between the
 // markers <!-- config-table:start --> and <!-- config-table:end -->. `npm run docs` runs it;
 // test/docs/readme.test.ts fails when the README is out of date.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 export async function renderConfigTable() {
@@ -35,7 +36,9 @@ export async function renderConfigTable() {
 export const START = '<!-- config-table:start -->';
 export const END = '<!-- config-table:end -->';
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run, not imported (by the README test): compared as paths, so spaces and symlinks in the
+// checkout's path do not turn `npm run docs` into a silent no-op.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const readme = readFileSync('README.md', 'utf8');
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);
