@@ -146,14 +146,7 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
         },
       },
     },
-    async (request) => {
-      const { redirectUri, name, folder } = request.body;
-      return connector.oauth.start(parseObjectRef(request.params.object), {
-        redirectUri,
-        ...(name === undefined ? {} : { name }),
-        ...(folder === undefined ? {} : { folder }),
-      });
-    },
+    async (request) => connector.oauth.start(parseObjectRef(request.params.object), request.body),
   );
 
   app.post(
@@ -177,13 +170,7 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
         },
       },
     },
-    async (request) => {
-      const { state, code, error } = request.body;
-      const object = parseObjectRef(request.params.object);
-      return code !== undefined
-        ? connector.oauth.finish(object, { state, code })
-        : connector.oauth.finish(object, { state, error: error ?? '' });
-    },
+    async (request) => connector.oauth.finish(parseObjectRef(request.params.object), request.body),
   );
 
   app.delete(
