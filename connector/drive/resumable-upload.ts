@@ -28,7 +28,7 @@ import type { Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import type { ObjectRef } from '../transport/object-ref.js';
+import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
 import type { DriveHttp, HttpResponse } from './drive-http.js';
 import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
@@ -125,9 +125,9 @@ export function newUploadRecord(
   return record;
 }
 
-function failureContext(record: UploadRecord): FailureContext {
-  const object = record.object.id === null ? record.object.type : `${record.object.type}:${record.object.id}`;
-  return { object, path: record.path };
+/** The object and hook path of a handle, as error sentences name them. */
+export function failureContext(record: { object: ObjectRef; path: string }): FailureContext {
+  return { object: formatObjectRef(record.object), path: record.path };
 }
 
 /**

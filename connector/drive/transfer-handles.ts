@@ -27,6 +27,7 @@ import type { DriveHttp } from './drive-http.js';
 import { downloadSlice, openForWriting } from './ranged-download.js';
 import {
   appendToUpload,
+  failureContext,
   finishUpload,
   newUploadRecord,
   type UploadEnv,
@@ -203,7 +204,6 @@ export class TransferHandles implements HandleOperations {
       const record = await this.load(fd, 'read');
       const start = Math.min(record.position, record.size);
       const end = size === null ? record.size : Math.min(record.size, start + size);
-      const context = { object: formatObjectRef(record.object), path: record.path };
       // A read of the whole file from byte 0 is checked against Drive's md5, piece by piece.
       const hash = record.hashState === undefined ? undefined : await DownloadHash.create(record.hashState);
       if (end > start) {
@@ -217,7 +217,7 @@ export class TransferHandles implements HandleOperations {
             rangeSize: this.deps.config.downloadRangeSize,
             log: this.deps.log,
           },
-          { fileId: record.fileId, start, end, localFile, context },
+          { fileId: record.fileId, start, end, localFile, context: failureContext(record) },
           hash === undefined ? undefined : (bytes) => hash.update(bytes),
         );
       } else {
