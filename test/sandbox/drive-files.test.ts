@@ -364,17 +364,8 @@ describe('visibility', () => {
     try {
       const sb = other.sandbox;
       const theirRefresh = sb.issueRefreshToken({ clientId: 'other-app' });
-      const res = await fetch(sb.env.GDRIVE_OAUTH_TOKEN_URL, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'refresh_token',
-          refresh_token: theirRefresh,
-          client_id: 'other-app',
-          client_secret: 'other-secret',
-        }),
-      });
-      const theirToken = ((await res.json()) as { access_token: string }).access_token;
+      const their = await accessToken(sb, theirRefresh, { id: 'other-app', secret: 'other-secret' });
+      const theirToken = their.body.access_token as string;
       const made = await fetch(`${sb.url}drive/v3/files`, {
         method: 'POST',
         headers: bearer(theirToken, { 'content-type': 'application/json' }),

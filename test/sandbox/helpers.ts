@@ -20,21 +20,32 @@ export interface Harness {
   close: () => Promise<void>;
 }
 
-export async function accessToken(
+/** POSTs a form to the token endpoint; the answer's status and JSON body. */
+export async function tokenRequest(
   sandbox: Sandbox,
-  refreshToken: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(sandbox.env.GDRIVE_OAUTH_TOKEN_URL, {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: refreshToken,
-      client_id: sandbox.env.GDRIVE_CLIENT_ID,
-      client_secret: sandbox.env.GDRIVE_CLIENT_SECRET,
-    }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The refresh_token grant, by the sandbox's own client unless another is named. */
+export function accessToken(
+  sandbox: Sandbox,
+  refreshToken: string,
+  client = { id: sandbox.env.GDRIVE_CLIENT_ID, secret: sandbox.env.GDRIVE_CLIENT_SECRET },
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return tokenRequest(sandbox, {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    client_id: client.id,
+    client_secret: client.secret,
+  });
 }
 
 export async function tokenFor(

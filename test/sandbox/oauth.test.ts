@@ -2,7 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
-import { accessToken, bearer, SCOPE_FILE } from './helpers.js';
+import { accessToken, bearer, SCOPE_FILE, tokenRequest } from './helpers.js';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
@@ -42,19 +42,6 @@ async function getCode(sb: Sandbox, challenge: string, extra: Record<string, str
   return back.searchParams.get('code')!;
 }
 
-async function exchange(
-  sb: Sandbox,
-  form: Record<string, string>,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(sb.env.GDRIVE_OAUTH_TOKEN_URL, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams(form),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
 function codeForm(
   code: string,
   verifier: string | null,
@@ -82,7 +69,7 @@ describe('OAuth2 endpoints', () => {
   it('code flow with the right PKCE verifier gives access + refresh token, and the access token works', async () => {
     const { verifier, challenge } = pkce();
     const code = await getCode(sb, challenge);
-    const { status, body } = await exchange(sb, codeForm(code, verifier));
+    const { status, body } = await tokenRequest(sb, codeForm(code, verifier));
     expect(status).toBe(200);
     expect(body).toEqual({
       access_token: expect.stringMatching(/^ya29\./),
@@ -101,13 +88,13 @@ describe('OAuth2 endpoints', () => {
   it('refuses a wrong verifier and a missing verifier with invalid_grant', async () => {
     const { challenge } = pkce();
     const code = await getCode(sb, challenge);
-    const wrong = await exchange(sb, codeForm(code, pkce().verifier));
+    const wrong = await tokenRequest(sb, codeForm(code, pkce().verifier));
     expect(wrong).toEqual({
       status: 400,
       body: { error: 'invalid_grant', error_description: expect.any(String) },
     });
     const code2 = await getCode(sb, challenge);
-    const missing = await exchange(sb, codeForm(code2, null));
+    const missing = await tokenRequest(sb, codeForm(code2, null));
     expect(missing.status).toBe(400);
     expect(missing.body.error).toBe('invalid_grant');
   });
@@ -115,8 +102,8 @@ describe('OAuth2 endpoints', () => {
   it('a code is single use', async () => {
     const { verifier, challenge } = pkce();
     const code = await getCode(sb, challenge);
-    expect((await exchange(sb, codeForm(code, verifier))).status).toBe(200);
-    const again = await exchange(sb, codeForm(code, verifier));
+    expect((await tokenRequest(sb, codeForm(code, verifier))).status).toBe(200);
+    const again = await tokenRequest(sb, codeForm(code, verifier));
     expect(again.status).toBe(400);
     expect(again.body.error).toBe('invalid_grant');
   });
@@ -124,7 +111,10 @@ describe('OAuth2 endpoints', () => {
   it('refuses a redirect_uri that differs from the authorize one', async () => {
     const { verifier, challenge } = pkce();
     const code = await getCode(sb, challenge);
-    const res = await exchange(sb, codeForm(code, verifier, { redirect_uri: 'http://127.0.0.1:9/other' }));
+    const res = await tokenRequest(
+      sb,
+      codeForm(code, verifier, { redirect_uri: 'http://127.0.0.1:9/other' }),
+    );
     expect(res.status).toBe(400);
     expect(res.body.error).toBe('redirect_uri_mismatch');
   });
@@ -132,23 +122,23 @@ describe('OAuth2 endpoints', () => {
   it('refuses a wrong client secret with 401 invalid_client, in the body or in HTTP Basic', async () => {
     const { verifier, challenge } = pkce();
     const code = await getCode(sb, challenge);
-    const res = await exchange(sb, codeForm(code, verifier, { client_secret: 'nope' }));
+    const res = await tokenRequest(sb, codeForm(code, verifier, { client_secret: 'nope' }));
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_client');
     const form = codeForm(code, verifier);
     delete form.client_id;
     delete form.client_secret;
     const basicBad = Buffer.from('sandbox-client.apps.googleusercontent.com:nope').toString('base64');
-    expect((await exchange(sb, form, { authorization: `Basic ${basicBad}` })).status).toBe(401);
+    expect((await tokenRequest(sb, form, { authorization: `Basic ${basicBad}` })).status).toBe(401);
     // The failed attempts did not spend the code: HTTP Basic with the right secret works.
     const basic = Buffer.from('sandbox-client.apps.googleusercontent.com:sandbox-secret').toString('base64');
-    expect((await exchange(sb, form, { authorization: `Basic ${basic}` })).status).toBe(200);
+    expect((await tokenRequest(sb, form, { authorization: `Basic ${basic}` })).status).toBe(200);
   });
 
   it('gives a refresh token only with access_type=offline', async () => {
     const { verifier, challenge } = pkce();
     const code = await getCode(sb, challenge, { access_type: 'online' });
-    const { status, body } = await exchange(sb, codeForm(code, verifier));
+    const { status, body } = await tokenRequest(sb, codeForm(code, verifier));
     expect(status).toBe(200);
     expect(body.refresh_token).toBeUndefined();
   });
@@ -158,17 +148,17 @@ describe('OAuth2 endpoints', () => {
     try {
       const first = pkce();
       const code1 = await getCode(fresh, first.challenge, { prompt: 'select_account' });
-      expect((await exchange(fresh, codeForm(code1, first.verifier))).body.refresh_token).toEqual(
+      expect((await tokenRequest(fresh, codeForm(code1, first.verifier))).body.refresh_token).toEqual(
         expect.any(String),
       );
       const second = pkce();
       const code2 = await getCode(fresh, second.challenge, { prompt: 'select_account' });
-      const again = await exchange(fresh, codeForm(code2, second.verifier));
+      const again = await tokenRequest(fresh, codeForm(code2, second.verifier));
       expect(again.status).toBe(200);
       expect(again.body.refresh_token).toBeUndefined();
       const third = pkce();
       const code3 = await getCode(fresh, third.challenge);
-      expect((await exchange(fresh, codeForm(code3, third.verifier))).body.refresh_token).toEqual(
+      expect((await tokenRequest(fresh, codeForm(code3, third.verifier))).body.refresh_token).toEqual(
         expect.any(String),
       );
     } finally {
@@ -186,7 +176,7 @@ describe('OAuth2 endpoints', () => {
       vi.useFakeTimers({ toFake: ['Date'] });
       const code = await getCode(sb, challenge);
       vi.setSystemTime(Date.now() + 11 * 60 * 1000);
-      const res = await exchange(sb, codeForm(code, verifier));
+      const res = await tokenRequest(sb, codeForm(code, verifier));
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_grant');
     });
@@ -196,7 +186,7 @@ describe('OAuth2 endpoints', () => {
       vi.useFakeTimers({ toFake: ['Date'] });
       const code = await getCode(sb, challenge);
       vi.setSystemTime(Date.now() + 9 * 60 * 1000);
-      expect((await exchange(sb, codeForm(code, verifier))).status).toBe(200);
+      expect((await tokenRequest(sb, codeForm(code, verifier))).status).toBe(200);
     });
   });
 
@@ -230,11 +220,11 @@ describe('OAuth2 endpoints', () => {
 
   it('token endpoint errors: unsupported_grant_type, invalid_request, form encoding required', async () => {
     const base = { client_id: 'sandbox-client.apps.googleusercontent.com', client_secret: 'sandbox-secret' };
-    expect((await exchange(sb, { ...base, grant_type: 'password' })).body.error).toBe(
+    expect((await tokenRequest(sb, { ...base, grant_type: 'password' })).body.error).toBe(
       'unsupported_grant_type',
     );
-    expect((await exchange(sb, { ...base })).body.error).toBe('invalid_request');
-    expect((await exchange(sb, { ...base, grant_type: 'authorization_code' })).body.error).toBe(
+    expect((await tokenRequest(sb, { ...base })).body.error).toBe('invalid_request');
+    expect((await tokenRequest(sb, { ...base, grant_type: 'authorization_code' })).body.error).toBe(
       'invalid_request',
     );
     const json = await fetch(sb.env.GDRIVE_OAUTH_TOKEN_URL, {
