@@ -8,13 +8,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { ObjectRef } from '../transport/object-ref.js';
+import type { OAuthFinishInput } from '../transport/types.js';
 import type { Backend } from './backend.js';
-
-export interface CallbackAnswer {
-  state: string;
-  code?: string;
-  error?: string;
-}
 
 export interface LoopbackCallback {
   readonly redirectUri: string;
@@ -34,7 +29,7 @@ function page(title: string, text: string): string {
 
 export async function startLoopbackCallback(
   port: number,
-  finish: (answer: CallbackAnswer) => Promise<{ email: string }>,
+  finish: (answer: OAuthFinishInput) => Promise<{ email: string }>,
 ): Promise<LoopbackCallback> {
   let settle!: { resolve: (v: { email: string }) => void; reject: (e: unknown) => void };
   const result = new Promise<{ email: string }>((resolve, reject) => {
@@ -54,9 +49,8 @@ export async function startLoopbackCallback(
     answered = true;
     const code = url.searchParams.get('code');
     const error = url.searchParams.get('error');
-    const answer: CallbackAnswer = { state };
-    if (code !== null) answer.code = code;
-    else answer.error = error ?? 'no code in the answer';
+    const answer: OAuthFinishInput =
+      code !== null ? { state, code } : { state, error: error ?? 'no code in the answer' };
     finish(answer).then(
       (done) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -112,12 +106,7 @@ export async function connectThroughLoopback(
   visit: (consentUrl: string, redirectUri: string) => Promise<void>,
 ): Promise<{ email: string }> {
   const callback = await startLoopbackCallback(options.port ?? 0, (answer) =>
-    api.oauthFinish(
-      object,
-      answer.code !== undefined
-        ? { state: answer.state, code: answer.code }
-        : { state: answer.state, error: answer.error ?? 'unknown' },
-    ),
+    api.oauthFinish(object, answer),
   );
   let timer: NodeJS.Timeout | undefined;
   try {
