@@ -13,9 +13,15 @@ export type HttpResponse<T> = gaxios.GaxiosResponse<T>;
 
 export interface DriveHttp {
   /**
-   * Sends one request with a fresh access token. With `validateStatus: () => true` it resolves
-   * for every HTTP status (the resumable upload needs 308); otherwise non-2xx rejects with a
-   * GaxiosError that retry.ts classifies.
+   * Sends one request with a fresh access token. With `validateStatus: notUnauthorized` it
+   * resolves for every HTTP status but 401 (the resumable upload needs 308); otherwise non-2xx
+   * rejects with a GaxiosError that retry.ts classifies.
    */
   request<T = unknown>(options: HttpOptions): Promise<HttpResponse<T>>;
 }
+
+/**
+ * validateStatus of the upload and download requests, which read every status themselves: all
+ * but 401 come back as responses; 401 rejects so the auth client refreshes and retries once.
+ */
+export const notUnauthorized = (status: number): boolean => status !== 401;

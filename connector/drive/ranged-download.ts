@@ -11,7 +11,7 @@
 import { open } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import type { DriveHttp } from './drive-http.js';
+import { type DriveHttp, notUnauthorized } from './drive-http.js';
 import { localFileError } from './resumable-upload.js';
 import {
   DriveRequestError,
@@ -48,9 +48,6 @@ export interface SliceResult {
   /** GET requests made (retries and resumes included). */
   requests: number;
 }
-
-/** Statuses other than 401 come back as responses; 401 rejects so the auth client refreshes and retries once. */
-const notUnauthorized = (status: number): boolean => status !== 401;
 
 /**
  * Bytes of the slice [start, end) written into `localFile`. With `inOrder`, every byte is fed to

@@ -30,7 +30,7 @@ import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
-import type { DriveHttp, HttpResponse } from './drive-http.js';
+import { type DriveHttp, type HttpResponse, notUnauthorized } from './drive-http.js';
 import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
 import { type Digests, type SavedHashState, UploadHash } from './stream-hash.js';
@@ -99,9 +99,6 @@ export interface AppendOutcome {
 type PutOutcome = { done: false; persisted: number } | { done: true; file: DriveFileResource };
 
 const UPLOAD_FIELDS = 'id,name,size,md5Checksum,sha256Checksum';
-
-/** Statuses other than 401 come back as responses; 401 rejects so the auth client refreshes and retries once. */
-const notUnauthorized = (status: number): boolean => status !== 401;
 
 export function newUploadRecord(
   input: { object: ObjectRef; path: string; parentId: string; name: string; driveId?: string },
