@@ -1,6 +1,6 @@
 // files.get?alt=media: whole body, byte ranges (206 + Content-Range), 416, folders refused.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFolder, type Harness, harness, KIB256, pattern, putChunk, startUpload } from './helpers.js';
+import { createFolder, type Harness, harness, KIB256, pattern, uploadFile } from './helpers.js';
 
 describe('download', () => {
   let h: Harness;
@@ -8,9 +8,7 @@ describe('download', () => {
   const data = pattern(KIB256 + 777, 5);
   beforeAll(async () => {
     h = await harness();
-    const session = await startUpload(h, { name: 'dl.bin' }, '&fields=id');
-    const res = await putChunk(h, session, `bytes 0-${data.length - 1}/${data.length}`, data);
-    id = ((await res.json()) as { id: string }).id;
+    id = await uploadFile(h, 'dl.bin', data);
   });
   afterAll(() => h.close());
 

@@ -16,6 +16,7 @@ import {
   pattern,
   putChunk,
   startUpload,
+  uploadFile,
 } from './helpers.js';
 
 type ErrorBody = { error: { code: number; errors: Array<{ reason: string; domain: string }> } };
@@ -161,12 +162,7 @@ describe('faults on the wire', () => {
 
   it('reset on a download: part of the body is sent, then the connection dies', async () => {
     const data = pattern(KIB256 * 2, 22);
-    const session = await startUpload(h, { name: 'rd' }, '&fields=id');
-    const id = (
-      (await (await putChunk(h, session, `bytes 0-${data.length - 1}/${data.length}`, data)).json()) as {
-        id: string;
-      }
-    ).id;
+    const id = await uploadFile(h, 'rd', data);
     h.sandbox.setFaults('files.download:reset@1');
     const res = await h.api(`drive/v3/files/${id}?alt=media`);
     expect(res.status).toBe(200);

@@ -116,6 +116,14 @@ export function putChunk(h: Harness, session: string, range: string, body: Uint8
   });
 }
 
+/** Uploads `data` (at least one byte) in one resumable PUT; returns the new file's id. */
+export async function uploadFile(h: Harness, name: string, data: Buffer): Promise<string> {
+  const session = await startUpload(h, { name }, '&fields=id');
+  const res = await putChunk(h, session, `bytes 0-${data.length - 1}/${data.length}`, data);
+  if (res.status !== 200) throw new Error(`upload ${name}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
 /** Deterministic test bytes. */
 export function pattern(size: number, seed = 1): Buffer {
   const out = Buffer.alloc(size);

@@ -1,6 +1,6 @@
 // Traffic shaping: the per-connection bandwidth cap (both directions) and the added latency.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, harness, KIB256, pattern, putChunk, startUpload } from './helpers.js';
+import { type Harness, harness, KIB256, pattern, putChunk, startUpload, uploadFile } from './helpers.js';
 
 describe('bandwidth cap of 8 Mbit/s (1 MB/s) per connection', () => {
   let h: Harness;
@@ -8,9 +8,7 @@ describe('bandwidth cap of 8 Mbit/s (1 MB/s) per connection', () => {
   const data = pattern(1_000_000, 41);
   beforeAll(async () => {
     h = await harness({ bandwidthMbit: 8 });
-    const session = await startUpload(h, { name: 'shaped' }, '&fields=id');
-    const res = await putChunk(h, session, `bytes 0-${data.length - 1}/${data.length}`, data);
-    fileId = ((await res.json()) as { id: string }).id;
+    fileId = await uploadFile(h, 'shaped', data);
   });
   afterAll(() => h.close());
 
