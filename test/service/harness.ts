@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { request } from 'node:http';
+import { connectThroughLoopback, followConsentUrl } from '../../connector/cli/oauth-loopback.js';
 import type { ServiceClient } from '../../connector/cli/service-client.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
 
@@ -44,24 +45,14 @@ export function raw(
   });
 }
 
-/** The real OAuth code flow: start, follow the consent URL (the sandbox approves), finish. */
+/** The real OAuth code flow, as `connect` does it: start, the sandbox approves, loopback callback, finish. */
 export async function connectObject(
   client: ServiceClient,
   object: ObjectRef,
   name?: string,
   folder?: string,
 ): Promise<string> {
-  const redirectUri = 'http://127.0.0.1:9/callback';
-  const { url } = await client.oauthStart(object, {
-    redirectUri,
-    ...(name === undefined ? {} : { name }),
-    ...(folder === undefined ? {} : { folder }),
-  });
-  const answer = await fetch(url, { redirect: 'manual' });
-  const location = new URL(answer.headers.get('location') ?? '');
-  const state = location.searchParams.get('state') ?? '';
-  const code = location.searchParams.get('code') ?? '';
-  return (await client.oauthFinish(object, { state, code })).email;
+  return (await connectThroughLoopback(client, object, { name, folder }, followConsentUrl)).email;
 }
 
 export async function sha256File(path: string): Promise<string> {
