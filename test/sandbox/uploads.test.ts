@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import {
   accessToken,
   bearer,
@@ -274,20 +273,9 @@ describe('resumable upload', () => {
       body: Buffer.alloc(0),
     });
     expect(anon.status).toBe(401);
-    const short = await startSandbox({ sessionLifetimeSec: 0 });
+    const short = await harness({ sessionLifetimeSec: 0 });
     try {
-      const token = (await accessToken(short, short.issueRefreshToken())).body.access_token as string;
-      const res = await fetch(`${short.url}upload/drive/v3/files?uploadType=resumable`, {
-        method: 'POST',
-        headers: bearer(token, { 'content-type': 'application/json' }),
-        body: '{"name":"x"}',
-      });
-      const gone = await fetch(res.headers.get('location')!, {
-        method: 'PUT',
-        headers: bearer(token, { 'content-range': 'bytes */*' }),
-        body: Buffer.alloc(0),
-      });
-      expect(gone.status).toBe(404);
+      expect((await status(short, await startUpload(short, { name: 'x' }))).status).toBe(404);
     } finally {
       await short.close();
     }
