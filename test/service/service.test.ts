@@ -12,6 +12,7 @@ import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbo
 import { type RunningService, startService } from '../../connector/service/serve-command.js';
 import { buildService } from '../../connector/service/server.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import type { Connector } from '../../connector/transport/types.js';
 import { CONNECTOR_VERSION } from '../../connector/version.js';
 import { connectObject, md5, raw, sha256, sha256File } from './harness.js';
 
@@ -31,6 +32,29 @@ function serviceConfig(dataDir: string, extra: Record<string, string> = {}) {
     flags: { dataDir, retryBaseMs: '5', chunkSize: String(256 * 1024), logLevel: 'silent', ...extra },
     readFile: false,
   });
+}
+
+/** The running service's connector, except that transport() is `transport`. */
+function withTransport(transport: () => unknown): Connector {
+  return new Proxy(service.connector, {
+    get(target, key, receiver) {
+      if (key === 'transport') return transport;
+      const value = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** A log stream for buildService/startService and the lines written to it. */
+function logCapture(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, stream };
 }
 
 beforeAll(async () => {
@@ -473,20 +497,13 @@ describe('socket and failures', () => {
     const checking = new Promise<void>((resolve) => {
       started = resolve;
     });
-    const slow = new Proxy(service.connector, {
-      get(target, key, receiver) {
-        if (key === 'transport')
-          return () => ({
-            check: async () => {
-              started();
-              await gate;
-              return { errors: [], warnings: [] };
-            },
-          });
-        const value = Reflect.get(target, key, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
+    const slow = withTransport(() => ({
+      check: async () => {
+        started();
+        await gate;
+        return { errors: [], warnings: [] };
       },
-    });
+    }));
     const app = buildService({
       connector: slow,
       config: serviceConfig(join(root, 'data')),
@@ -518,23 +535,10 @@ describe('socket and failures', () => {
 
   it('answers an unexpected failure with internal and a generic sentence', async () => {
     // The real connector, except that one call breaks the way a bug would.
-    const broken = new Proxy(service.connector, {
-      get(target, key, receiver) {
-        if (key === 'transport')
-          return () => {
-            throw new TypeError('secret detail of a bug');
-          };
-        const value = Reflect.get(target, key, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
+    const broken = withTransport(() => {
+      throw new TypeError('secret detail of a bug');
     });
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const { lines, stream } = logCapture();
     const app = buildService({
       connector: broken,
       config: serviceConfig(join(root, 'data')),
@@ -566,13 +570,7 @@ describe('socket and failures', () => {
 
 describe('logs', () => {
   it('carry request ids but no token, code or client secret, even at trace level', async () => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const { lines, stream } = logCapture();
     const config = serviceConfig(join(root, 'logged'));
     const logged = await startService(config, { log: { level: 'trace', stream } });
     const loggedClient = new ServiceClient({ socketPath: config.socketPath }, logged.apiToken);
