@@ -64,42 +64,27 @@ describe('curl against the sandbox', () => {
     const session = start.headers.location!;
     expect(session).toContain('upload_id=');
 
-    const chunk = await curl([
-      '-X',
-      'PUT',
-      ...auth,
-      '-H',
-      `Content-Range: bytes 0-${KIB256 * 2 - 1}/*`,
-      '--data-binary',
-      `@${join(dir, 'first')}`,
-      session,
-    ]);
+    const put = (contentRange: string, dataBinary: string): ReturnType<typeof curl> =>
+      curl([
+        '-X',
+        'PUT',
+        ...auth,
+        '-H',
+        `Content-Range: ${contentRange}`,
+        '--data-binary',
+        dataBinary,
+        session,
+      ]);
+
+    const chunk = await put(`bytes 0-${KIB256 * 2 - 1}/*`, `@${join(dir, 'first')}`);
     expect(chunk.status).toBe(308);
     expect(chunk.headers.range).toBe(`bytes=0-${KIB256 * 2 - 1}`);
 
-    const status = await curl([
-      '-X',
-      'PUT',
-      ...auth,
-      '-H',
-      'Content-Range: bytes */*',
-      '--data-binary',
-      '',
-      session,
-    ]);
+    const status = await put('bytes */*', '');
     expect(status.status).toBe(308);
     expect(status.headers.range).toBe(`bytes=0-${KIB256 * 2 - 1}`);
 
-    const final = await curl([
-      '-X',
-      'PUT',
-      ...auth,
-      '-H',
-      `Content-Range: bytes ${KIB256 * 2}-${data.length - 1}/${data.length}`,
-      '--data-binary',
-      `@${join(dir, 'rest')}`,
-      session,
-    ]);
+    const final = await put(`bytes ${KIB256 * 2}-${data.length - 1}/${data.length}`, `@${join(dir, 'rest')}`);
     expect(final.status).toBe(200);
     expect(JSON.parse(final.body)).toEqual({
       id: expect.any(String),
