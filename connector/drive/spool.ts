@@ -11,9 +11,10 @@
  * persisting the handle record never pairs a record with the wrong bytes: the record names the
  * offset it expects, and a file for another offset is simply ignored (and pruned later).
  */
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GdriveBackupError } from '../errors/errors.js';
+import { writeFileAtomic } from '../store/atomic-file.js';
 
 export function spoolRoot(dataDir: string): string {
   return join(dataDir, 'spool');
@@ -27,29 +28,17 @@ function tailFile(dataDir: string, fd: string, start: number): string {
   return join(spoolDir(dataDir, fd), `tail-${start}`);
 }
 
-/** Atomically replaces the tail that starts at `start` (write a temp file, fsync, rename). */
+/**
+ * Atomically replaces the tail that starts at `start` (atomic-file.ts: temp file, fsync, rename,
+ * directory fsync, so the tail is on disk before the record that names it is saved).
+ */
 export async function writeTail(
   dataDir: string,
   fd: string,
   start: number,
   bytes: Uint8Array,
 ): Promise<void> {
-  const dir = spoolDir(dataDir, fd);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const target = tailFile(dataDir, fd, start);
-  const temp = `${target}.tmp`;
-  const handle = await open(temp, 'w', 0o600);
-  try {
-    let written = 0;
-    while (written < bytes.length) {
-      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-      written += bytesWritten;
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, target);
+  await writeFileAtomic(tailFile(dataDir, fd, start), bytes);
 }
 
 /** Reads the `length` bytes of the tail starting at `start` into `into[0..length)`. */
