@@ -17,6 +17,7 @@
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PLESK_PIECE } from '../cli/transfer.js';
 import { startSandbox } from '../sandbox/drive-sandbox.js';
 import { CONNECTOR_VERSION } from '../version.js';
 import {
@@ -36,8 +37,6 @@ const MIB = 1024 * 1024;
 const DEFAULT_CHUNK = 16 * MIB;
 const SWEEP_CHUNKS = [8 * MIB, 16 * MIB, 32 * MIB];
 const SHAPED = { latencyMs: 20, bandwidthMbit: 400 };
-/** Plesk's appendFile / readFile piece. */
-const PLESK_PIECE = 100 * MIB;
 /** What the memory target allows beyond two chunk buffers: node's own heap churn and sockets. */
 const MEMORY_CONSTANT_MIB = 64;
 

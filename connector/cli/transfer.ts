@@ -14,6 +14,9 @@ import { GdriveBackupError } from '../errors/errors.js';
 import type { ObjectRef } from '../transport/object-ref.js';
 import type { Backend } from './backend.js';
 
+/** The piece Plesk hands to appendFile and asks of readFile: 100 MiB. */
+export const PLESK_PIECE = 100 * 1024 * 1024;
+
 export interface TransferResult {
   bytes: number;
   elapsedMs: number;

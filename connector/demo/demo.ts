@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { formatBytes, mibPerSecond } from '../cli/format.js';
 import { connectThroughLoopback, followConsentUrl } from '../cli/oauth-loopback.js';
 import { ServiceClient } from '../cli/service-client.js';
+import { PLESK_PIECE } from '../cli/transfer.js';
 import { loadConfig } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import { startSandbox } from '../sandbox/drive-sandbox.js';
@@ -57,7 +58,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const out = options.out ?? process.stdout;
   const sizeMib = options.sizeMib ?? 300;
   const size = sizeMib * MIB;
-  const pieceSize = options.pieceSize ?? Math.min(100 * MIB, Math.max(MIB, Math.ceil(size / 3 / MIB) * MIB));
+  const pieceSize =
+    options.pieceSize ?? Math.min(PLESK_PIECE, Math.max(MIB, Math.ceil(size / 3 / MIB) * MIB));
   const started = Date.now();
   const say = (text: string) =>
     out.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${text}\n`);
@@ -216,7 +218,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
       `listDir /${ts}: ${listing.map((e) => (e.isDir ? `${e.name}/` : `${e.name} (${e.size})`)).join(', ')}`,
     );
 
-    await restore(`/${ts}/backup_info_${ts}.xml`, 0, info.sha256, 100 * MIB);
+    await restore(`/${ts}/backup_info_${ts}.xml`, 0, info.sha256, PLESK_PIECE);
     await restore(
       `/${ts}/backup_${ts}.tar`,
       restoreOffset,

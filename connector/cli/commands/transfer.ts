@@ -4,9 +4,7 @@ import { formatObjectRef } from '../../transport/object-ref.js';
 import { mibPerSecond } from '../format.js';
 import { addConfigOptions, byteCount, positiveByteCount, withBackend } from '../options.js';
 import { withProgressBar } from '../progress.js';
-import { getFile, putFile } from '../transfer.js';
-
-const PLESK_PIECE = 100 * 1024 * 1024;
+import { getFile, PLESK_PIECE, putFile } from '../transfer.js';
 
 function summary(verb: string, bytes: number, elapsedMs: number, sha256: string): string {
   return `${verb} ${bytes} bytes in ${(elapsedMs / 1000).toFixed(1)} s, ${mibPerSecond(bytes, elapsedMs)} MiB/s, sha256 ${sha256}\n`;
