@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Exchange, OAuthError, readAll, sendBuffer, sendJson } from './http-io.js';
-import { KNOWN_SCOPES, randomId, type SandboxCore } from './sandbox-state.js';
+import { type AccessGrant, KNOWN_SCOPES, randomId, type SandboxCore } from './sandbox-state.js';
 
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 
@@ -152,7 +152,20 @@ export async function token(core: SandboxCore, ex: Exchange): Promise<void> {
   throw new OAuthError(400, 'unsupported_grant_type', `Invalid grant_type: ${grantType}`);
 }
 
-function tokenAnswer(ex: Exchange, body: Record<string, unknown>): Promise<void> {
+/** The token endpoint's 200: the new access token, and the refresh token when one is handed out. */
+function tokenAnswer(
+  core: SandboxCore,
+  ex: Exchange,
+  access: AccessGrant,
+  refreshToken?: string,
+): Promise<void> {
+  const body = {
+    access_token: access.token,
+    expires_in: core.state.accessTokenLifetimeSec,
+    ...(refreshToken ? { refresh_token: refreshToken } : {}),
+    scope: access.scopes.join(' '),
+    token_type: 'Bearer',
+  };
   return sendJson(ex, 200, body, {
     'cache-control': 'no-cache, no-store, max-age=0, must-revalidate',
     pragma: 'no-cache',
@@ -194,13 +207,7 @@ async function exchangeCode(
     email: code.email,
     ...(refreshGrant ? { refreshToken: refreshGrant.token } : {}),
   });
-  await tokenAnswer(ex, {
-    access_token: access.token,
-    expires_in: core.state.accessTokenLifetimeSec,
-    ...(refreshGrant ? { refresh_token: refreshGrant.token } : {}),
-    scope: code.scopes.join(' '),
-    token_type: 'Bearer',
-  });
+  await tokenAnswer(core, ex, access, refreshGrant?.token);
 }
 
 async function refresh(
@@ -230,12 +237,7 @@ async function refresh(
     email: grant.email,
     refreshToken: grant.token,
   });
-  await tokenAnswer(ex, {
-    access_token: access.token,
-    expires_in: core.state.accessTokenLifetimeSec,
-    scope: scopes.join(' '),
-    token_type: 'Bearer',
-  });
+  await tokenAnswer(core, ex, access);
 }
 
 export async function revoke(core: SandboxCore, ex: Exchange): Promise<void> {
