@@ -1,10 +1,11 @@
-// Shared by the service tests: a sandbox, a data dir, raw HTTP over the socket, the OAuth dance.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+// Shared by the service tests: raw HTTP over the socket, the OAuth dance, file hashes.
 import { request } from 'node:http';
 import { connectThroughLoopback, followConsentUrl } from '../../connector/cli/oauth-loopback.js';
 import type { ServiceClient } from '../../connector/cli/service-client.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
+
+// The hashes the tests compare with: the shared helpers' own.
+export { md5, sha256, sha256File } from '../helpers/test-env.js';
 
 export interface RawAnswer {
   status: number;
@@ -53,18 +54,4 @@ export async function connectObject(
   folder?: string,
 ): Promise<string> {
   return (await connectThroughLoopback(client, object, { name, folder }, followConsentUrl)).email;
-}
-
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) hash.update(chunk);
-  return hash.digest('hex');
-}
-
-export function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-export function md5(data: Buffer): string {
-  return createHash('md5').update(data).digest('hex');
 }
