@@ -3,9 +3,8 @@
 // by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
 // TransferHandles over a new state store opened on the same file, as a restarted connector would.
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { type Log, silentLog } from '../../connector/log.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { JsonFileStore } from '../../connector/store/json-file-store.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { answerConsent } from '../helpers/test-env.js';
 
 export interface DataPathEnv {
   sandbox: Sandbox;
@@ -114,19 +114,8 @@ export async function localFile(env: DataPathEnv, name: string, bytes: Uint8Arra
   return path;
 }
 
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-export function md5(bytes: Uint8Array): string {
-  return createHash('md5').update(bytes).digest('hex');
-}
-
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path)) hash.update(piece as Buffer);
-  return hash.digest('hex');
-}
+// The hashes the data-path tests compare with, from the shared helpers.
+export { md5, sha256, sha256File } from '../helpers/test-env.js';
 
 /** Deterministic pseudo-random bytes (fast; distinct per seed). */
 export function bytesOf(length: number, seed = 1): Buffer {
@@ -231,9 +220,9 @@ export async function startChildSandbox(): Promise<ChildSandbox> {
       scope: 'https://www.googleapis.com/auth/drive.file',
       state: 'child-sandbox',
     });
-    const answer = await fetch(consent, { redirect: 'manual' });
-    const code = new URL(answer.headers.get('location') ?? '').searchParams.get('code') ?? '';
-    const { tokens } = await client.getToken(code);
+    const answer = await answerConsent(consent);
+    if (!('code' in answer)) throw new Error(`the child sandbox refused consent: ${answer.error}`);
+    const { tokens } = await client.getToken(answer.code);
     client.setCredentials(tokens);
     return {
       env,

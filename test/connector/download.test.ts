@@ -19,7 +19,7 @@ import {
   itemNamed,
   md5,
   sha256,
-  sha256OfFile,
+  sha256File,
   startDataPath,
   upload,
 } from './data-path-fixture.js';
@@ -59,8 +59,8 @@ describe('ranged download', () => {
     const out = join(env.workDir, 'whole.bin');
     env.sandbox.resetCounters();
     expect(await env.handles.readFile(fd, out, null)).toBe(content.length);
-    expect(await sha256OfFile(out)).toBe(sha256(content));
-    expect(await sha256OfFile(env.sandbox.contentPath(fileId))).toBe(sha256(content));
+    expect(await sha256File(out)).toBe(sha256(content));
+    expect(await sha256File(env.sandbox.contentPath(fileId))).toBe(sha256(content));
     const ranges = Math.ceil(content.length / (64 * KIB));
     expect(env.sandbox.counters()['files.download']).toBe(ranges);
     expect((await stat(out)).mode & 0o777).toBe(0o600);

@@ -19,7 +19,7 @@ import {
   md5,
   openWrite,
   sha256,
-  sha256OfFile,
+  sha256File,
   startDataPath,
 } from './data-path-fixture.js';
 
@@ -77,7 +77,7 @@ describe('restart', () => {
       await handles.appendFile(fd, await localFile(env, 'p2', bytes.subarray(first)));
       const result = await handles.closeWrite(fd);
       expect(result).toEqual({ size: bytes.length, md5: md5(bytes), sha256: sha256(bytes) });
-      expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, 'restarted.bin').id))).toBe(
+      expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'restarted.bin').id))).toBe(
         sha256(bytes),
       );
       expect(await handles.openCount()).toBe(0);
@@ -153,7 +153,7 @@ describe('restart', () => {
     // The caller repeats the call: what Drive already has is not sent again.
     await handles.appendFile(fd, second);
     expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
-    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, 'cut-off.bin').id))).toBe(sha256(bytes));
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'cut-off.bin').id))).toBe(sha256(bytes));
     // One PUT of the first window (Drive answers with its offset, further on), the last chunk.
     expect(env.sandbox.counters()['upload.chunk']).toBe(2);
   });

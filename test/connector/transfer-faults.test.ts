@@ -15,7 +15,7 @@ import {
   md5,
   openWrite,
   sha256,
-  sha256OfFile,
+  sha256File,
   startDataPath,
   upload,
 } from './data-path-fixture.js';
@@ -46,7 +46,7 @@ describe('upload faults', () => {
     const result = await upload(env, name, cut(bytes, pieces));
     expect(result).toEqual({ size: bytes.length, md5: md5(bytes), sha256: sha256(bytes) });
     const item = itemNamed(env, name);
-    expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
+    expect(await sha256File(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
     return name;
   }
 
@@ -136,7 +136,7 @@ describe('upload faults', () => {
     // The failed append changed nothing: appending the same piece again carries on.
     await env.handles.appendFile(fd, await localFile(env, 'out-2', bytes.subarray(CHUNK + 1)));
     expect((await env.handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
-    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, name).id))).toBe(sha256(bytes));
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, name).id))).toBe(sha256(bytes));
   });
 
   it('errors after exhausted resets name no session URI and no token', async () => {

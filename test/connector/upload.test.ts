@@ -26,7 +26,7 @@ import {
   md5,
   openWrite,
   sha256,
-  sha256OfFile,
+  sha256File,
   startChildSandbox,
   startDataPath,
   upload,
@@ -60,7 +60,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
       expect(result).toEqual({ size, md5: md5(bytes), sha256: sha256(bytes) });
       const item = itemNamed(env, name);
       expect(item.size).toBe(size);
-      expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
+      expect(await sha256File(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
     });
   }
 
@@ -71,7 +71,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
     expect(result.sha256).toBe(sha256(bytes));
     expect(result.md5).toBe(md5(bytes));
     const item = itemNamed(env, 'odd-pieces.bin');
-    expect(await sha256OfFile(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
+    expect(await sha256File(env.sandbox.contentPath(item.id))).toBe(sha256(bytes));
   });
 
   it('accepts empty pieces between others', async () => {
@@ -95,7 +95,7 @@ describe('resumable upload (chunk 256 KiB)', () => {
     ]);
     expect(ra.sha256).toBe(sha256(a));
     expect(rb.sha256).toBe(sha256(b));
-    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, 'parallel-b.bin').id))).toBe(sha256(b));
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'parallel-b.bin').id))).toBe(sha256(b));
   });
 
   it('serialises appends on one handle called concurrently', async () => {
@@ -288,7 +288,7 @@ describe('the in-memory sha256 (chunk 256 KiB, maxAttempts 3)', () => {
       sha256: sha256(bytes),
     });
     expect(notRecomputed(log)).toEqual([]);
-    expect(await sha256OfFile(env.sandbox.contentPath(itemNamed(env, name).id))).toBe(sha256(bytes));
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, name).id))).toBe(sha256(bytes));
   });
 
   it('a closeWrite that failed, repeated, still reports our sha256', async () => {
@@ -418,7 +418,7 @@ describe('300 MiB through the engine, the sandbox in its own process (chunk 8 Mi
     console.log(
       `download 300 MiB, 4 x 16 MiB ranges: RSS growth ${((peak - readBaseline) / MIB).toFixed(1)} MiB, ${(300 / ((Date.now() - readStarted) / 1000)).toFixed(0)} MiB/s`,
     );
-    expect(await sha256OfFile(out)).toBe(expected);
+    expect(await sha256File(out)).toBe(expected);
     // Streamed to disk: less than the 4 x 16 MiB ranges in flight were ever held.
     expect((peak - readBaseline) / MIB).toBeLessThan(64);
     await handles.closeRead(rfd);

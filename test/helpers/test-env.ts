@@ -157,6 +157,14 @@ export async function writeLocalFile(dir: string, name: string, bytes: Buffer | 
   return path;
 }
 
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function md5(bytes: Uint8Array): string {
+  return createHash('md5').update(bytes).digest('hex');
+}
+
 export function sha256File(path: string): Promise<string> {
   return hashFile(path, 'sha256');
 }
