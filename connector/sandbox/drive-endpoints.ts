@@ -33,7 +33,7 @@ import {
   timestamp,
 } from './sandbox-state.js';
 
-export const DEFAULT_FILE_FIELDS = 'kind,id,name,mimeType';
+const DEFAULT_FILE_FIELDS = 'kind,id,name,mimeType';
 const DEFAULT_LIST_FIELDS = 'kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)';
 
 /** The full v3 file resource; `fields` picks from it. */
@@ -91,6 +91,13 @@ export function sendFile(
     200,
     project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
   );
+}
+
+/** The request's `fields` for a file answer (null = the defaults), refused before anything changes. */
+export function fileFields(ex: Exchange): string | null {
+  const fields = ex.url.searchParams.get('fields');
+  parseFields(fields ?? DEFAULT_FILE_FIELDS, FILE_SCHEMA);
+  return fields;
 }
 
 // --- about.get
@@ -216,8 +223,7 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 
 export async function filesCreate(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
-  const fields = ex.url.searchParams.get('fields');
-  if (fields) parseFields(fields, FILE_SCHEMA);
+  const fields = fileFields(ex);
   const body = await readJsonObject(ex);
   core.state.requireWrite(caller);
   const meta = checkCreateMetadata(core, caller, body, supportsAllDrives, 'application/octet-stream');
@@ -378,8 +384,7 @@ export async function filesList(core: SandboxCore, ex: Exchange, caller: Caller)
 // --- files.get and alt=media
 
 export async function filesGet(core: SandboxCore, ex: Exchange, caller: Caller, id: string): Promise<void> {
-  const fields = ex.url.searchParams.get('fields');
-  parseFields(fields ?? DEFAULT_FILE_FIELDS, FILE_SCHEMA);
+  const fields = fileFields(ex);
   const item = core.state.findItem(caller, id, boolParam(ex.url, 'supportsAllDrives'));
   await sendFile(core, ex, item, caller, fields);
 }
@@ -473,8 +478,7 @@ export async function filesUpdate(
   caller: Caller,
   id: string,
 ): Promise<void> {
-  const fields = ex.url.searchParams.get('fields');
-  if (fields) parseFields(fields, FILE_SCHEMA);
+  const fields = fileFields(ex);
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const body = await readJsonObject(ex);
   const item = core.state.findItem(caller, id, supportsAllDrives);

@@ -13,8 +13,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { HashingWriter } from './content-store.js';
-import { addItem, checkCreateMetadata, DEFAULT_FILE_FIELDS, sendFile } from './drive-endpoints.js';
-import { FILE_SCHEMA, parseFields } from './fields-filter.js';
+import { addItem, checkCreateMetadata, fileFields, sendFile } from './drive-endpoints.js';
 import {
   badRequest,
   boolParam,
@@ -74,8 +73,7 @@ function parseMultipart(data: Buffer, boundary: string): Part[] {
 }
 
 export async function uploadMultipart(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
-  const fields = ex.url.searchParams.get('fields');
-  parseFields(fields ?? DEFAULT_FILE_FIELDS, FILE_SCHEMA);
+  const fields = fileFields(ex);
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const boundary = multipartBoundary(ex.req.headers['content-type'] ?? '');
   const data = await readAll(ex, MULTIPART_LIMIT + 64 * 1024);
@@ -114,8 +112,7 @@ export async function uploadMultipart(core: SandboxCore, ex: Exchange, caller: C
 // --- resumable start
 
 export async function uploadStart(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
-  const fields = ex.url.searchParams.get('fields');
-  parseFields(fields ?? DEFAULT_FILE_FIELDS, FILE_SCHEMA);
+  const fields = fileFields(ex);
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const body = await readJsonObject(ex);
   core.state.requireWrite(caller);

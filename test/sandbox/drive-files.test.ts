@@ -215,6 +215,14 @@ describe('files and folders', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.error.errors[0]!.reason).toBe('invalidParameter');
     expect((await h.json(`drive/v3/files/${id}?fields=files(id`)).status).toBe(400);
+    // A bad selection on create or update is refused before anything changes.
+    const named = (name: string): Promise<{ status: number; body: { files: unknown[] } }> =>
+      h.json(`drive/v3/files?q=${encodeURIComponent(`name = '${name}'`)}`);
+    expect((await h.json('drive/v3/files?fields=', jsonBody({ name: 'never-made' }))).status).toBe(400);
+    expect((await named('never-made')).body.files).toEqual([]);
+    const patch = { ...jsonBody({ name: 'never-renamed' }), method: 'PATCH' };
+    expect((await h.json(`drive/v3/files/${id}?fields=`, patch)).status).toBe(400);
+    expect((await named('never-renamed')).body.files).toEqual([]);
     expect((await h.json('drive/v3/about?fields=user/emailAddress')).body).toEqual({
       user: { emailAddress: 'admin@example.com' },
     });
