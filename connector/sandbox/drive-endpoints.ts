@@ -506,21 +506,20 @@ export async function filesUpdate(
   if (item.isRoot && (body.name !== undefined || body.trashed !== undefined)) {
     throw rootNotWritable();
   }
-  if (body.name !== undefined) {
-    if (typeof body.name !== 'string') throw badRequest('invalid', 'Invalid value for name', 'name');
-    item.name = body.name;
+  // Everything is checked before anything changes: a refused update leaves the item as it was.
+  if (body.name !== undefined && typeof body.name !== 'string') {
+    throw badRequest('invalid', 'Invalid value for name', 'name');
   }
-  if (body.trashed !== undefined) {
-    if (typeof body.trashed !== 'boolean')
-      throw badRequest('invalid', 'Invalid value for trashed', 'trashed');
-    item.explicitlyTrashed = body.trashed;
+  if (body.trashed !== undefined && typeof body.trashed !== 'boolean') {
+    throw badRequest('invalid', 'Invalid value for trashed', 'trashed');
   }
   const addParents = ex.url.searchParams.get('addParents');
   const removeParents = ex.url.searchParams.get('removeParents');
+  let parents: string[] | undefined;
   if (addParents || removeParents) {
     const adding = (addParents ?? '').split(',').filter(Boolean);
     const removing = (removeParents ?? '').split(',').filter(Boolean);
-    const next = item.parents.filter((p) => !removing.map((r) => core.state.resolveId(r)).includes(p));
+    parents = item.parents.filter((p) => !removing.map((r) => core.state.resolveId(r)).includes(p));
     for (const p of adding) {
       const parent = core.state.findItem(caller, p, supportsAllDrives);
       if (parent.mimeType !== FOLDER_MIME)
@@ -532,12 +531,14 @@ export async function filesUpdate(
           'Moving between drives is not supported here.',
         );
       }
-      next.push(parent.id);
+      parents.push(parent.id);
     }
-    if (next.length !== 1)
+    if (parents.length !== 1)
       throw new DriveError(403, 'cannotAddParent', 'A file must have exactly one parent.');
-    item.parents = next;
   }
+  if (typeof body.name === 'string') item.name = body.name;
+  if (typeof body.trashed === 'boolean') item.explicitlyTrashed = body.trashed;
+  if (parents) item.parents = parents;
   item.modifiedTime = timestamp();
   await sendFile(core, ex, item, caller, fields);
 }

@@ -263,6 +263,17 @@ describe('files and folders', () => {
     expect((await h.json(`drive/v3/files/${child}?fields=trashed`)).body).toEqual({ trashed: true });
     expect((await patch(top, { trashed: false })).body.trashed).toBe(false);
     expect((await patch(top, { size: '3' })).status).toBe(400);
+    // A refused update changes nothing, not even the parts of it that were valid.
+    expect((await patch(top, { name: 'half-done', trashed: 'yes' })).status).toBe(400);
+    const moved = await h.json(`drive/v3/files/${top}?addParents=nope&removeParents=root`, {
+      ...jsonBody({ name: 'half-moved', trashed: true }),
+      method: 'PATCH',
+    });
+    expect(moved.status).toBe(404);
+    expect((await h.json(`drive/v3/files/${top}?fields=name,trashed`)).body).toEqual({
+      name: 'renamed',
+      trashed: false,
+    });
     const del = await h.api(`drive/v3/files/${top}`, { method: 'DELETE' });
     expect(del.status).toBe(204);
     expect(await del.text()).toBe('');
