@@ -150,6 +150,16 @@ describe('resumable upload (chunk 256 KiB)', () => {
       code: 'local_file_error',
       message: expect.stringContaining('directory'),
     });
+    // Unreadable whoever runs the test (CI is root): a path under a regular file, and a device.
+    const underFile = join(await localFile(env, 'lf-plain', bytesOf(10)), 'x');
+    await expect(env.handles.appendFile(fd, underFile)).rejects.toMatchObject({
+      code: 'local_file_error',
+      message: expect.stringContaining('a parent of it is not a directory'),
+    });
+    await expect(env.handles.appendFile(fd, '/dev/null')).rejects.toMatchObject({
+      code: 'local_file_error',
+      message: expect.stringContaining('it is not a regular file'),
+    });
     const good = bytesOf(1000, 5);
     await env.handles.appendFile(fd, await localFile(env, 'lf-good', good));
     const result = await env.handles.closeWrite(fd);
