@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { md5, sha256 } from '../service/harness.js';
-import { type CliRun, runCli, spawnCli } from './run-cli.js';
+import { type CliRun, runCli, spawnCli, untilListening } from './run-cli.js';
 
 const version = JSON.parse(await readFile('package.json', 'utf8')).version as string;
 
@@ -205,12 +205,7 @@ describe('commands against the sandbox', () => {
 
   it('goes through the running service when there is one', { timeout: 60_000 }, async () => {
     const serve = cli(['serve']);
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: serve.stdout! }).on('line', (line) => {
-        if (line.includes('"msg":"listening"')) resolve();
-      });
-      serve.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
-    });
+    await untilListening(serve);
     try {
       const status = await run(['status', '--json']);
       expect(JSON.parse(status.stdout)).toMatchObject({ connected: true, via: 'service' });

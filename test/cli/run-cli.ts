@@ -2,6 +2,7 @@
 // CLI, demo and bench tests.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 
 export interface CliRun {
   code: number | null;
@@ -30,4 +31,18 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<Cl
   });
   const [code] = await once(child, 'exit');
   return { code: code as number | null, stdout, stderr };
+}
+
+/** Resolves once `serve` logged that it listens; rejects with its stderr when it exits first. */
+export function untilListening(serve: ChildProcess): Promise<void> {
+  let stderr = '';
+  serve.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise<void>((resolve, reject) => {
+    createInterface({ input: serve.stdout! }).on('line', (line) => {
+      if (line.includes('"msg":"listening"')) resolve();
+    });
+    serve.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
 }

@@ -7,14 +7,13 @@ import { once } from 'node:events';
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceClient } from '../../connector/cli/service-client.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { readApiToken } from '../../connector/service/api-token.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
-import { spawnCli } from '../cli/run-cli.js';
+import { spawnCli, untilListening } from '../cli/run-cli.js';
 import { connectObject, raw, sha256, sha256File } from './harness.js';
 
 const object: ObjectRef = { type: 'subscription', id: '21' };
@@ -42,17 +41,7 @@ async function startServe(dataDir: string): Promise<ChildProcess> {
     GDRIVE_BACKUP_LOG_LEVEL: 'info',
   });
   children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    lines.on('line', (line) => {
-      if (line.includes('"msg":"listening"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
+  await untilListening(child);
   return child;
 }
 
