@@ -126,7 +126,6 @@ export function parseFields(text: string, schema: Schema): Selection {
         let sub: Selection | true = true;
         // Walk the path through the schema, building nested selections.
         let schemaAt: Schema | 'opaque' | null = within;
-        const chain: Array<{ map: Map<string, Selection | true>; key: string }> = [];
         let map = result.fields;
         for (let i = 0; i < path.length; i += 1) {
           const key = path[i]!;
@@ -135,7 +134,6 @@ export function parseFields(text: string, schema: Schema): Selection {
             if (!(key in schemaAt)) throw invalid(s, `unknown field '${key}'`);
             schemaAt = schemaAt[key]!;
           }
-          chain.push({ map, key });
           if (i < path.length - 1) {
             const existing = map.get(key);
             const nested: Selection =
@@ -152,9 +150,10 @@ export function parseFields(text: string, schema: Schema): Selection {
           if (s[pos] !== ')') throw invalid(s, `expected ')' at ${pos}`);
           pos += 1;
         }
-        const last = chain[chain.length - 1]!;
-        const prior = last.map.get(last.key);
-        last.map.set(last.key, prior === true || sub === true ? true : mergeSelections(prior, sub));
+        // `map` is now the one the path's last name belongs in.
+        const key = path[path.length - 1]!;
+        const prior = map.get(key);
+        map.set(key, prior === true || sub === true ? true : mergeSelections(prior, sub));
       }
       skipSpace();
       if (s[pos] === ',') {
