@@ -31,13 +31,13 @@ export interface ConnectionShaper {
 
 const unlimited: ConnectionShaper = { inbound: null, outbound: null };
 
-/** Hands out one shaper per connection; a changed cap applies to new connections. */
+/** Hands out one shaper per connection (each with its own buckets at the configured cap). */
 export class Shaping {
   private readonly perSocket = new WeakMap<Socket, ConnectionShaper>();
 
   constructor(
-    public latencyMs = 0,
-    public bandwidthMbit: number | undefined = undefined,
+    readonly latencyMs = 0,
+    readonly bandwidthMbit: number | undefined = undefined,
   ) {}
 
   forSocket(socket: Socket): ConnectionShaper {
