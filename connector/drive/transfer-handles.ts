@@ -133,10 +133,7 @@ export class TransferHandles implements HandleOperations {
 
   async openRead(input: OpenReadInput): Promise<string> {
     await this.ready;
-    if (!Number.isSafeInteger(input.offset) || input.offset < 0)
-      throw new GdriveBackupError('bad_request', {
-        detail: 'the offset must be a whole number of bytes, 0 or more',
-      });
+    assertOffset(input.offset);
     const fd = `r-${randomBytes(16).toString('hex')}`;
     const record: ReadRecord = {
       kind: 'read',
@@ -397,6 +394,14 @@ export class TransferHandles implements HandleOperations {
       if (this.locks.get(fd) === settled) this.locks.delete(fd);
     }
   }
+}
+
+/** A read offset is a whole number of bytes, 0 or more (bad_request otherwise). */
+export function assertOffset(offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0)
+    throw new GdriveBackupError('bad_request', {
+      detail: 'the offset must be a whole number of bytes, 0 or more',
+    });
 }
 
 /** An fd as it may appear in a message: anything odd is cut short. */

@@ -17,7 +17,7 @@ import type { Config } from '../config/config.js';
 import type { DriveApi, DriveItem, FolderRef } from '../drive/drive-api.js';
 import { describeFolder, type FolderLocation, type ObjectFolders } from '../drive/folders.js';
 import { joinHookPath, replaceControlCharacters, splitHookPath } from '../drive/paths.js';
-import type { OpenReadInput, OpenWriteInput } from '../drive/transfer-handles.js';
+import { assertOffset, type OpenReadInput, type OpenWriteInput } from '../drive/transfer-handles.js';
 import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from './object-ref.js';
@@ -215,11 +215,8 @@ export class ObjectTransport implements Transport {
   async openFileRead(path: string, offset: number): Promise<string> {
     const names = splitHookPath(path);
     const shown = joinHookPath(names);
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new GdriveBackupError('bad_request', {
-        detail: 'offset must be a whole number of bytes, 0 or more',
-      });
-    }
+    // Refused before any Drive request (the engine checks it again for its other callers).
+    assertOffset(offset);
     if (names.length === 0) throw new GdriveBackupError('is_a_directory', { path: shown });
     const found = await this.findEntry(names);
     if (!found) throw new GdriveBackupError('not_found', { path: shown });
