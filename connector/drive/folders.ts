@@ -137,7 +137,7 @@ export class ObjectFolders {
     });
   }
 
-  /** The folder at `names` under the object folder; null when absent (or a file) and !create. */
+  /** The folder at `names` under the object folder (no names: that folder); null when absent (or a file) and !create. */
   async resolveDir(
     where: FolderLocation,
     names: readonly string[],

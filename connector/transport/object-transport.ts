@@ -107,11 +107,8 @@ export class ObjectTransport implements Transport {
     const names = splitHookPath(path);
     const shown = joinHookPath(names);
     const items = await this.withFreshCache(async () => {
-      const where = await this.location();
-      const dir =
-        names.length === 0
-          ? await this.deps.folders.objectFolder(where)
-          : await this.deps.folders.resolveDir(where, names, false);
+      // No names: the object's folder itself.
+      const dir = await this.deps.folders.resolveDir(await this.location(), names, false);
       if (!dir) return null;
       const api = await this.api();
       const children = await api.listChildren(dir.ref, shown);
@@ -144,11 +141,8 @@ export class ObjectTransport implements Transport {
   async createDir(path: string): Promise<void> {
     const names = splitHookPath(path);
     await this.withFreshCache(async () => {
-      const where = await this.location();
-      const dir =
-        names.length === 0
-          ? await this.deps.folders.objectFolder(where)
-          : await this.deps.folders.resolveDir(where, names, true);
+      // No names: the object's folder itself.
+      const dir = await this.deps.folders.resolveDir(await this.location(), names, true);
       // A fully cached answer proves nothing: check the folder once, so one deleted behind
       // our back is made again instead of failing every later write.
       if (dir?.fromCache && !(await (await this.api()).getItem(dir.ref.id, joinHookPath(names)))) {
