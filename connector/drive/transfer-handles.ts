@@ -24,6 +24,7 @@ import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { HandleOperations, WriteResult } from '../transport/types.js';
 import type { DriveHttp } from './drive-http.js';
+import { KeyedMutex } from './folders.js';
 import { downloadSlice, openForWriting } from './ranged-download.js';
 import {
   appendToUpload,
@@ -104,7 +105,8 @@ interface LiveSha256 {
 }
 
 export class TransferHandles implements HandleOperations {
-  private readonly locks = new Map<string, Promise<void>>();
+  /** Calls on one fd run one after another. */
+  private readonly locks = new KeyedMutex();
   private readonly liveSha256 = new Map<string, LiveSha256>();
   private indexQueue: Promise<void> = Promise.resolve();
   private readonly spare: Buffer[] = [];
@@ -153,7 +155,7 @@ export class TransferHandles implements HandleOperations {
   }
 
   async appendFile(fd: string, localFile: string): Promise<number> {
-    return this.exclusive(fd, async () => {
+    return this.locks.run(fd, async () => {
       const record = await this.load(fd, 'write');
       try {
         const live = this.liveSha256For(fd, record);
@@ -173,7 +175,7 @@ export class TransferHandles implements HandleOperations {
   }
 
   async closeWrite(fd: string): Promise<WriteResult> {
-    return this.exclusive(fd, async () => {
+    return this.locks.run(fd, async () => {
       const record = await this.load(fd, 'write');
       try {
         const live = this.liveSha256For(fd, record);
@@ -197,7 +199,7 @@ export class TransferHandles implements HandleOperations {
       throw new GdriveBackupError('bad_request', {
         detail: 'the size must be a whole number of bytes, 0 or more, or null',
       });
-    return this.exclusive(fd, async () => {
+    return this.locks.run(fd, async () => {
       const record = await this.load(fd, 'read');
       const start = Math.min(record.position, record.size);
       const end = size === null ? record.size : Math.min(record.size, start + size);
@@ -244,7 +246,7 @@ export class TransferHandles implements HandleOperations {
   }
 
   async closeRead(fd: string): Promise<void> {
-    await this.exclusive(fd, async () => {
+    await this.locks.run(fd, async () => {
       await this.load(fd, 'read');
       await this.forget(fd);
     });
@@ -377,22 +379,6 @@ export class TransferHandles implements HandleOperations {
     });
     this.indexQueue = run.catch(() => undefined);
     await run;
-  }
-
-  /** Runs calls on one fd one after another. */
-  private async exclusive<T>(fd: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.locks.get(fd) ?? Promise.resolve();
-    const run = previous.then(fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.locks.set(fd, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(fd) === settled) this.locks.delete(fd);
-    }
   }
 }
 
