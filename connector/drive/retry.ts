@@ -200,7 +200,6 @@ export interface RetryEvent {
 export class Pacer {
   private readonly capMs: number;
   private readonly maxRetryAfterMs: number;
-  retries = 0;
 
   constructor(
     private readonly policy: RetryPolicy,
@@ -222,7 +221,6 @@ export class Pacer {
         if (!isRetryable(failure)) throw finalError(failure, context, attempt);
         if (attempt >= this.policy.maxAttempts) throw finalError(failure, context, attempt);
         const delayMs = this.delayFor(attempt, failure);
-        this.retries++;
         this.onRetry?.({ attempt, delayMs, failure, label });
         await sleep(delayMs);
       }
