@@ -17,16 +17,7 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'gdrive-store-test-'));
 }
 
-runStoreConformance('file store (state.json)', async () => {
-  const dir = await tempDir();
-  const file = join(dir, 'state.json');
-  return {
-    store: new JsonFileStore(file),
-    reopen: async () => new JsonFileStore(file),
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
-});
-
+// The plain file store's conformance run is in test/store/json-file-store.test.ts.
 runStoreConformance('encrypted secrets store (secrets.json)', async () => {
   const dir = await tempDir();
   const file = join(dir, 'secrets.json');
