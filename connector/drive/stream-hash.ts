@@ -38,10 +38,7 @@ export class UploadHash {
    * leaves the caller's hasher as it was, like the persisted md5 state.
    */
   static async create(saved?: SavedHashState, liveSha256?: Hash): Promise<UploadHash> {
-    const md5 = await createMD5();
-    md5.init();
-    if (saved) md5.load(Buffer.from(saved.md5, 'base64'));
-    return new UploadHash(md5, liveSha256?.copy());
+    return new UploadHash(await md5From(saved?.md5), liveSha256?.copy());
   }
 
   /** A fresh sha256 for a new handle. */
@@ -56,7 +53,7 @@ export class UploadHash {
   }
 
   save(): SavedHashState {
-    return { md5: Buffer.from(this.md5.save()).toString('base64') };
+    return { md5: saveMd5(this.md5) };
   }
 
   /** The sha256 of every byte so far, to become the caller's live one once the call succeeded. */
@@ -77,10 +74,7 @@ export class DownloadHash {
   private constructor(private readonly md5: IHasher) {}
 
   static async create(saved?: string): Promise<DownloadHash> {
-    const md5 = await createMD5();
-    md5.init();
-    if (saved !== undefined) md5.load(Buffer.from(saved, 'base64'));
-    return new DownloadHash(md5);
+    return new DownloadHash(await md5From(saved));
   }
 
   update(bytes: Uint8Array): void {
@@ -88,10 +82,23 @@ export class DownloadHash {
   }
 
   save(): string {
-    return Buffer.from(this.md5.save()).toString('base64');
+    return saveMd5(this.md5);
   }
 
   digest(): string {
     return this.md5.digest('hex');
   }
+}
+
+/** An md5 hasher, fresh or resumed from a state saved by saveMd5. */
+async function md5From(saved: string | undefined): Promise<IHasher> {
+  const md5 = await createMD5();
+  md5.init();
+  if (saved !== undefined) md5.load(Buffer.from(saved, 'base64'));
+  return md5;
+}
+
+/** The md5 hasher's internal state, base64, as a handle record keeps it. */
+function saveMd5(md5: IHasher): string {
+  return Buffer.from(md5.save()).toString('base64');
 }
