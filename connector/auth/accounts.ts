@@ -45,13 +45,8 @@ export class Accounts {
   constructor(private readonly deps: AccountsDeps) {}
 
   async refreshToken(object: ObjectRef): Promise<string | undefined> {
-    try {
-      const token: unknown = await this.deps.secrets.get(tokenKey(object));
-      return typeof token === 'string' && token !== '' ? token : undefined;
-    } catch (error) {
-      if (error instanceof GdriveBackupError) throw error;
-      throw new GdriveBackupError('secrets_unavailable', { detail: (error as Error).message });
-    }
+    const token: unknown = await secretsCall(() => this.deps.secrets.get(tokenKey(object)));
+    return typeof token === 'string' && token !== '' ? token : undefined;
   }
 
   async record(object: ObjectRef): Promise<AccountRecord | undefined> {
@@ -130,11 +125,16 @@ export class Accounts {
   }
 
   private async storeToken(object: ObjectRef, refreshToken: string): Promise<void> {
-    try {
-      await this.deps.secrets.set(tokenKey(object), refreshToken);
-    } catch (error) {
-      if (error instanceof GdriveBackupError) throw error;
-      throw new GdriveBackupError('secrets_unavailable', { detail: (error as Error).message });
-    }
+    await secretsCall(() => this.deps.secrets.set(tokenKey(object), refreshToken));
+  }
+}
+
+/** Runs a secrets-store call; a failure of the store itself becomes secrets_unavailable. */
+async function secretsCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof GdriveBackupError) throw error;
+    throw new GdriveBackupError('secrets_unavailable', { detail: (error as Error).message });
   }
 }
