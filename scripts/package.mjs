@@ -1,4 +1,4 @@
-// `npm run package`: builds dist/google-drive-backup-<version>.zip, the extension as Plesk
+// `npm run package`: builds dist/gdrive-backup-<version>.zip, the extension as Plesk
 // installs it (`plesk bin extension --install <zip>`):
 //
 //   meta.xml                          from the project root, <version> set from package.json
@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 import { zipSync } from 'fflate';
 import { connectorBuildOptions } from './build.mjs';
 
-const EXTENSION_ID = 'google-drive-backup';
+const EXTENSION_ID = 'gdrive-backup';
 const MAX_PACKAGE_BYTES = 10 * 1024 * 1024;
 const EXTENSION_DIRS = ['plib', 'htdocs', '_meta', 'sbin', 'var'];
 /** Shown by Plesk's extension catalogue when present. */

@@ -286,7 +286,7 @@ export const SETTINGS = [
     key: 'pleskKvCommand',
     env: 'GDRIVE_PLESK_KV_COMMAND',
     flag: '--plesk-kv-command',
-    default: () => 'plesk ext google-drive-backup kv',
+    default: () => 'plesk ext gdrive-backup kv',
     parse: str,
     accepts: 'a command line',
     help: "Command that runs the extension's Key-Value Storage bridge script",

@@ -3,7 +3,7 @@
  *
  * The connector cannot reach pm_Settings itself: it lives in Plesk's PHP runtime. So every
  * operation runs the extension's bridge script (`extension/plib/scripts/kv.php`, started by
- * `config.pleskKvCommand`, by default `plesk ext google-drive-backup kv`) with one JSON request
+ * `config.pleskKvCommand`, by default `plesk ext gdrive-backup kv`) with one JSON request
  * on stdin and reads one JSON answer from stdout. The command is split into argv here and run
  * without a shell, so nothing in it is ever interpreted twice.
  *

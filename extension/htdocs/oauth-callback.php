@@ -3,14 +3,14 @@
 declare(strict_types=1);
 
 // The one OAuth redirect URI registered at Google for this panel: bounces Google's answer back
-// to the storage settings page that asked for it (Modules_GoogleDriveBackup_OAuthCallback).
+// to the storage settings page that asked for it (Modules_GdriveBackup_OAuthCallback).
 
 if (!class_exists('pm_Context')) {
     require_once 'sdk.php';
 }
-pm_Context::init('google-drive-backup');
+pm_Context::init('gdrive-backup');
 
-$result = (new Modules_GoogleDriveBackup_OAuthCallback())->bounce($_GET);
+$result = (new Modules_GdriveBackup_OAuthCallback())->bounce($_GET);
 if (isset($result['location'])) {
     header('Location: ' . $result['location'], true, 302);
     exit;

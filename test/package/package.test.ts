@@ -11,7 +11,7 @@ import { raw } from '../service/harness.js';
 
 const root = resolve('.');
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-const zipPath = join(root, 'dist', `google-drive-backup-${version}.zip`);
+const zipPath = join(root, 'dist', `gdrive-backup-${version}.zip`);
 const MAX_BYTES = 10 * 1024 * 1024;
 
 interface Entry {
@@ -65,15 +65,15 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm run package', () => {
   it('prints the file summary, the size and the install command', () => {
-    expect(output).toContain(`google-drive-backup ${version}: dist/google-drive-backup-${version}.zip`);
+    expect(output).toContain(`gdrive-backup ${version}: dist/gdrive-backup-${version}.zip`);
     expect(output).toMatch(/zip: [\d.]+ (KiB|MiB) \(\d+ files; at most 10\.00 MiB\)/);
-    expect(output).toContain(`plesk bin extension --install google-drive-backup-${version}.zip`);
+    expect(output).toContain(`plesk bin extension --install gdrive-backup-${version}.zip`);
   });
 
   it('has the layout Plesk installs: meta.xml at the root, the hook, the connector in one file', () => {
     const names = entries.map((e) => e.name);
     const meta = readFileSync(join(unpacked, 'meta.xml'), 'utf8');
-    expect(meta).toMatch(/<id>\s*google-drive-backup\s*<\/id>/);
+    expect(meta).toMatch(/<id>\s*gdrive-backup\s*<\/id>/);
     expect(meta).toContain(`<version>${version}</version>`);
     expect(names).toContain('plib/hooks/Backup/Transport.php');
     expect(names).toContain('plib/scripts/kv.php');

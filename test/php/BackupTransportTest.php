@@ -30,7 +30,7 @@ final class BackupTransportTest extends EndToEndCase
     }
 
     /** Writes $data as Plesk does: openFileWrite, appendFile of ~PIECE local files, closeFile. */
-    private function write(Modules_GoogleDriveBackup_Backup_Transport $hook, string $path, string $data): void
+    private function write(Modules_GdriveBackup_Backup_Transport $hook, string $path, string $data): void
     {
         $fd = $hook->openFileWrite($path);
         foreach (str_split($data, self::PIECE) as $piece) {
@@ -127,7 +127,7 @@ final class BackupTransportTest extends EndToEndCase
         $fd = $hook->openFileWrite('backup_2611270700.tar');
         $hook->appendFile($fd, $this->localFile(substr($data, 0, self::PIECE)));
 
-        $service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
+        $service = Modules_GdriveBackup_ConnectorService::fromContext();
         $pid = (int) file_get_contents($service->pidPath());
         posix_kill($pid, SIGKILL);
         // Dead once its socket refuses connections (its threads may outlive the main one a moment).
@@ -167,9 +167,9 @@ final class BackupTransportTest extends EndToEndCase
         $this->assertRefused(fn () => $hook->deleteDir('f.bin'), 'is a file, not a directory');
         // A hook method never passes a secret into what the admin or the log sees.
         self::assertStringNotContainsString(self::$sandbox->env['GDRIVE_CLIENT_SECRET'], pm_Log::text());
-        $serviceLog = (string) file_get_contents(Modules_GoogleDriveBackup_ConnectorService::fromContext()->logPath());
+        $serviceLog = (string) file_get_contents(Modules_GdriveBackup_ConnectorService::fromContext()->logPath());
         self::assertStringNotContainsString(self::$sandbox->env['GDRIVE_CLIENT_SECRET'], $serviceLog);
-        self::assertStringNotContainsString((string) Modules_GoogleDriveBackup_ConnectorService::fromContext()->apiToken(), $serviceLog);
+        self::assertStringNotContainsString((string) Modules_GdriveBackup_ConnectorService::fromContext()->apiToken(), $serviceLog);
     }
 
     public function testAnObjectWithoutAccountSaysToConnect(): void

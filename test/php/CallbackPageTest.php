@@ -17,7 +17,7 @@ final class CallbackPageTest extends PleskTestCase
         $probe = stream_socket_server('tcp://127.0.0.1:0');
         $address = stream_socket_get_name($probe, false);
         fclose($probe);
-        $this->base = "http://$address/modules/google-drive-backup/oauth-callback.php";
+        $this->base = "http://$address/modules/gdrive-backup/oauth-callback.php";
         $server = proc_open(
             [PHP_BINARY, '-S', $address, __DIR__ . '/support/callback-router.php'],
             [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
@@ -55,7 +55,7 @@ final class CallbackPageTest extends PleskTestCase
 
     public function testBouncesToTheSettingsPageOrExplains(): void
     {
-        (new Modules_GoogleDriveBackup_PendingStates())->remember('st-9', 'subscription:12', '/smb/backup/settings?domainId=12');
+        (new Modules_GdriveBackup_PendingStates())->remember('st-9', 'subscription:12', '/smb/backup/settings?domainId=12');
         $answer = $this->get(['state' => 'st-9', 'code' => '4/abc', 'scope' => 'https://www.googleapis.com/auth/drive.file']);
         self::assertSame(302, $answer['status']);
         self::assertStringEndsWith('/smb/backup/settings?domainId=12&gdrive-state=st-9&gdrive-code=4%2Fabc', $answer['location']);

@@ -28,10 +28,10 @@ final class ConnectorServiceTest extends PleskTestCase
         return $node;
     }
 
-    private function service(string $bundleSource, float $timeout = 5.0, string $node = ''): Modules_GoogleDriveBackup_ConnectorService
+    private function service(string $bundleSource, float $timeout = 5.0, string $node = ''): Modules_GdriveBackup_ConnectorService
     {
         file_put_contents("$this->work/bundle.mjs", $bundleSource);
-        return new Modules_GoogleDriveBackup_ConnectorService(
+        return new Modules_GdriveBackup_ConnectorService(
             "$this->work/data",
             "$this->work/bundle.mjs",
             $node !== '' ? $node : Sandbox::node(),
@@ -48,7 +48,7 @@ final class ConnectorServiceTest extends PleskTestCase
         $this->fakeNode('plesk/20');
         $newest = $this->fakeNode('plesk/22');
         $this->fakeNode('plesk/latest');
-        $service = new Modules_GoogleDriveBackup_ConnectorService('/d', '/b', '', [], 'plesk', "$this->work/plesk");
+        $service = new Modules_GdriveBackup_ConnectorService('/d', '/b', '', [], 'plesk', "$this->work/plesk");
         self::assertSame($newest, $service->nodeBinary());
     }
 
@@ -56,10 +56,10 @@ final class ConnectorServiceTest extends PleskTestCase
     {
         $this->fakeNode('plesk/22');
         $chosen = $this->fakeNode('custom');
-        self::assertSame($chosen, (new Modules_GoogleDriveBackup_ConnectorService('/d', '/b', $chosen, [], 'plesk', "$this->work/plesk"))->nodeBinary());
-        self::assertNull((new Modules_GoogleDriveBackup_ConnectorService('/d', '/b', "$this->work/missing", [], 'plesk', "$this->work/plesk"))->nodeBinary());
+        self::assertSame($chosen, (new Modules_GdriveBackup_ConnectorService('/d', '/b', $chosen, [], 'plesk', "$this->work/plesk"))->nodeBinary());
+        self::assertNull((new Modules_GdriveBackup_ConnectorService('/d', '/b', "$this->work/missing", [], 'plesk', "$this->work/plesk"))->nodeBinary());
         $this->fakeNode('old/18');
-        $fromPath = (new Modules_GoogleDriveBackup_ConnectorService('/d', '/b', '', [], 'plesk', "$this->work/old"))->nodeBinary();
+        $fromPath = (new Modules_GdriveBackup_ConnectorService('/d', '/b', '', [], 'plesk', "$this->work/old"))->nodeBinary();
         self::assertNotNull($fromPath);
         self::assertStringEndsWith('/node', $fromPath);
     }
@@ -68,7 +68,7 @@ final class ConnectorServiceTest extends PleskTestCase
     {
         pm_Settings::set('client-id', 'cid');
         pm_Settings::setEncrypted('client-secret', 'csecret');
-        $service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
+        $service = Modules_GdriveBackup_ConnectorService::fromContext();
         self::assertSame($this->varDir . '/connector', $service->dataDir);
         self::assertSame(pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs', $service->bundle);
         self::assertSame($this->varDir . '/connector/connector.sock', $service->socketPath());
@@ -160,8 +160,8 @@ final class ConnectorServiceTest extends PleskTestCase
 
     public function testMissingBundleOrNodeSayWhatToDo(): void
     {
-        $service = new Modules_GoogleDriveBackup_ConnectorService("$this->work/data", "$this->work/none.mjs", Sandbox::node());
-        $this->expectExceptionMessage('reinstall the Google Drive Backup extension');
+        $service = new Modules_GdriveBackup_ConnectorService("$this->work/data", "$this->work/none.mjs", Sandbox::node());
+        $this->expectExceptionMessage('reinstall the GDrive Backup Storage extension');
         $service->start(static fn (): bool => false);
     }
 

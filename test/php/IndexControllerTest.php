@@ -27,7 +27,7 @@ final class IndexControllerTest extends PleskTestCase
 
     private static function post(array $post): IndexController
     {
-        $controller = new IndexController(new Zend_Controller_Request_Http([], $post, '/modules/google-drive-backup/index.php/index/index'));
+        $controller = new IndexController(new Zend_Controller_Request_Http([], $post, '/modules/gdrive-backup/index.php/index/index'));
         $controller->indexAction();
         return $controller;
     }
@@ -36,7 +36,7 @@ final class IndexControllerTest extends PleskTestCase
     {
         $controller = self::post([]);
         $html = self::page($controller);
-        self::assertStringContainsString('https://panel.example.com:8443/modules/google-drive-backup/oauth-callback.php', $html);
+        self::assertStringContainsString('https://panel.example.com:8443/modules/gdrive-backup/oauth-callback.php', $html);
         self::assertStringContainsString('Web application', $html);
         self::assertStringContainsString('name="clientId"', $html);
         self::assertNull($controller->redirectedTo);
@@ -46,24 +46,24 @@ final class IndexControllerTest extends PleskTestCase
     {
         $secret = 'GOCSPX-abcdefghijklmnop1234';
         $controller = self::post(['clientId' => ' 123.apps.googleusercontent.com ', 'clientSecret' => $secret,
-            'callbackUrl' => 'https://plesk.example.net/modules/google-drive-backup/oauth-callback.php']);
-        self::assertSame('/modules/google-drive-backup/', $controller->redirectedTo);
+            'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/oauth-callback.php']);
+        self::assertSame('/modules/gdrive-backup/', $controller->redirectedTo);
         self::assertSame([['info', 'The OAuth client is saved.']], $controller->status->messages);
-        self::assertSame('123.apps.googleusercontent.com', Modules_GoogleDriveBackup_Settings::clientId());
-        self::assertSame($secret, Modules_GoogleDriveBackup_Settings::clientSecret());
+        self::assertSame('123.apps.googleusercontent.com', Modules_GdriveBackup_Settings::clientId());
+        self::assertSame($secret, Modules_GdriveBackup_Settings::clientSecret());
         self::assertStringNotContainsString($secret, (string) file_get_contents($this->settingsFile));
 
         $html = self::page(self::post([]));
         self::assertStringNotContainsString($secret, $html);
         self::assertStringNotContainsString('abcdefghijklmnop', $html);
         self::assertStringContainsString('1234', $html);
-        self::assertStringContainsString('https://plesk.example.net/modules/google-drive-backup/oauth-callback.php', $html);
+        self::assertStringContainsString('https://plesk.example.net/modules/gdrive-backup/oauth-callback.php', $html);
 
         // An empty secret keeps the stored one.
         self::post(['clientId' => 'other.apps.googleusercontent.com', 'clientSecret' => '',
-            'callbackUrl' => 'https://plesk.example.net/modules/google-drive-backup/oauth-callback.php']);
-        self::assertSame('other.apps.googleusercontent.com', Modules_GoogleDriveBackup_Settings::clientId());
-        self::assertSame($secret, Modules_GoogleDriveBackup_Settings::clientSecret());
+            'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/oauth-callback.php']);
+        self::assertSame('other.apps.googleusercontent.com', Modules_GdriveBackup_Settings::clientId());
+        self::assertSame($secret, Modules_GdriveBackup_Settings::clientSecret());
     }
 
     public function testRefusesBadInput(): void
@@ -74,7 +74,7 @@ final class IndexControllerTest extends PleskTestCase
         self::assertStringContainsString('cannot contain spaces', $html);
         self::assertStringContainsString('ending with oauth-callback.php', $html);
         self::assertStringContainsString('required', $html);
-        self::assertSame('', Modules_GoogleDriveBackup_Settings::clientId());
+        self::assertSame('', Modules_GdriveBackup_Settings::clientId());
     }
 
     public function testCustomersAndResellersOnlyLearnWhereConnectIs(): void
@@ -87,7 +87,7 @@ final class IndexControllerTest extends PleskTestCase
             self::assertStringContainsString('Connect Google Drive', $html);
             self::assertStringNotContainsString('<form', $html);
             self::assertStringNotContainsString('9999', $html);
-            self::assertSame('', Modules_GoogleDriveBackup_Settings::clientId());
+            self::assertSame('', Modules_GdriveBackup_Settings::clientId());
         }
     }
 }

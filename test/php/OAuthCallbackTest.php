@@ -7,15 +7,15 @@ final class OAuthCallbackTest extends PleskTestCase
 {
     private int $now = 1_800_000_000;
 
-    private function states(): Modules_GoogleDriveBackup_PendingStates
+    private function states(): Modules_GdriveBackup_PendingStates
     {
-        return new Modules_GoogleDriveBackup_PendingStates(fn (): int => $this->now);
+        return new Modules_GdriveBackup_PendingStates(fn (): int => $this->now);
     }
 
     public function testBouncesCodeAndStateToTheRememberedPage(): void
     {
         $this->states()->remember('st-1', 'subscription:12', '/smb/backup/settings?domainId=12');
-        $result = (new Modules_GoogleDriveBackup_OAuthCallback($this->states()))->bounce(['code' => 'c/1', 'state' => 'st-1', 'scope' => 'x']);
+        $result = (new Modules_GdriveBackup_OAuthCallback($this->states()))->bounce(['code' => 'c/1', 'state' => 'st-1', 'scope' => 'x']);
         self::assertSame(302, $result['status']);
         self::assertSame('/smb/backup/settings?domainId=12&gdrive-state=st-1&gdrive-code=c%2F1', $result['location']);
     }
@@ -23,18 +23,18 @@ final class OAuthCallbackTest extends PleskTestCase
     public function testBouncesGoogleErrors(): void
     {
         $this->states()->remember('st-2', 'server', '/admin/backup/settings');
-        $result = (new Modules_GoogleDriveBackup_OAuthCallback($this->states()))->bounce(['error' => 'access_denied', 'state' => 'st-2']);
+        $result = (new Modules_GdriveBackup_OAuthCallback($this->states()))->bounce(['error' => 'access_denied', 'state' => 'st-2']);
         self::assertSame('/admin/backup/settings?gdrive-state=st-2&gdrive-error=access_denied', $result['location']);
     }
 
     public function testUnknownMissingOrExpiredStatesEndAtTheCallback(): void
     {
-        $callback = new Modules_GoogleDriveBackup_OAuthCallback($this->states());
+        $callback = new Modules_GdriveBackup_OAuthCallback($this->states());
         $this->states()->remember('st-3', 'server', '/admin/backup/settings');
         self::assertSame(400, $callback->bounce(['code' => 'c', 'state' => 'other'])['status']);
         self::assertSame(400, $callback->bounce(['code' => 'c'])['status']);
         self::assertStringContainsString('unknown, expired or already used', $callback->bounce(['code' => 'c'])['message']);
-        $this->now += Modules_GoogleDriveBackup_PendingStates::TTL;
+        $this->now += Modules_GdriveBackup_PendingStates::TTL;
         self::assertSame(400, $callback->bounce(['code' => 'c', 'state' => 'st-3'])['status']);
     }
 
@@ -64,7 +64,7 @@ final class OAuthCallbackTest extends PleskTestCase
     {
         for ($i = 0; $i < 40; $i++) {
             $this->now++;
-            $this->states()->remember("st-$i", 'subscription:' . (1000 + $i), '/smb/backup/remote-storage/ext/google-drive-backup?domainId=' . (1000 + $i));
+            $this->states()->remember("st-$i", 'subscription:' . (1000 + $i), '/smb/backup/remote-storage/ext/gdrive-backup?domainId=' . (1000 + $i));
         }
         self::assertLessThanOrEqual(5000, strlen((string) pm_Settings::get('oauth-pending')));
         self::assertNotNull($this->states()->find('st-39'));

@@ -21,7 +21,7 @@ final class OAuthRedirectTest extends EndToEndCase
         $consent = self::clickConnect('subscription', 12);
         self::assertStringStartsWith(self::$sandbox->env['GDRIVE_OAUTH_AUTH_URL'], $consent);
         parse_str((string) parse_url($consent, PHP_URL_QUERY), $query);
-        self::assertSame(Modules_GoogleDriveBackup_Settings::callbackUrl(), $query['redirect_uri']);
+        self::assertSame(Modules_GdriveBackup_Settings::callbackUrl(), $query['redirect_uri']);
 
         $answer = Sandbox::consent($consent);
         unset($answer['__redirect']);
@@ -37,7 +37,7 @@ final class OAuthRedirectTest extends EndToEndCase
 
         // The same answer once more (browser back, replay): refused at the callback and on the
         // settings page, the connection unchanged.
-        $replay = (new Modules_GoogleDriveBackup_OAuthCallback())->bounce($answer);
+        $replay = (new Modules_GdriveBackup_OAuthCallback())->bounce($answer);
         self::assertSame(400, $replay['status']);
         self::assertStringContainsString('unknown, expired or already used', $replay['message']);
         $page = self::settingsUri('subscription', 12) . '&gdrive-state=' . rawurlencode($answer['state']) . '&gdrive-code=' . rawurlencode($answer['code']);
@@ -55,7 +55,7 @@ final class OAuthRedirectTest extends EndToEndCase
 
     public function testTheObjectsFolderSettingGoesWithConnect(): void
     {
-        Modules_GoogleDriveBackup_Settings::setFolder(Modules_GoogleDriveBackup_BackupObject::fromHook('subscription', 13), 'Shop backups');
+        Modules_GdriveBackup_Settings::setFolder(Modules_GdriveBackup_BackupObject::fromHook('subscription', 13), 'Shop backups');
         self::connect('subscription', 13);
         self::assertMatchesRegularExpression('#^Google Drive: \S+@\S+, folder My Drive/Shop backups/subscription/shop\.example\.org$#', self::hook('subscription', 13)->getDescription());
     }
@@ -75,7 +75,7 @@ final class OAuthRedirectTest extends EndToEndCase
         $consent = self::clickConnect('customer', 3);
         $answer = Sandbox::consent($consent);
         unset($answer['__redirect']);
-        $location = (new Modules_GoogleDriveBackup_OAuthCallback())->bounce($answer)['location'];
+        $location = (new Modules_GdriveBackup_OAuthCallback())->bounce($answer)['location'];
         // The customer's answer delivered to the server's settings page.
         $serverPage = self::settingsUri('server', null) . '&' . parse_url($location, PHP_URL_QUERY);
         $form = self::answer($answer, 'server', null, $serverPage);
@@ -90,7 +90,7 @@ final class OAuthRedirectTest extends EndToEndCase
 
     public function testUnknownStatesStopAtTheCallback(): void
     {
-        $result = (new Modules_GoogleDriveBackup_OAuthCallback())->bounce(['code' => 'x', 'state' => 'forged']);
+        $result = (new Modules_GdriveBackup_OAuthCallback())->bounce(['code' => 'x', 'state' => 'forged']);
         self::assertSame(400, $result['status']);
         // Forged straight onto the settings page: refused without asking the connector.
         $page = self::settingsUri('subscription', 13) . '&gdrive-state=forged&gdrive-code=x';

@@ -5,9 +5,9 @@ declare(strict_types=1);
 /** The storage settings sub-form: Connect when not connected; account, Disconnect and folder when connected. */
 final class SettingsSubFormTest extends PleskTestCase
 {
-    private static function form(array $account, string $type = 'subscription', ?int $id = 12): Modules_GoogleDriveBackup_SettingsSubForm
+    private static function form(array $account, string $type = 'subscription', ?int $id = 12): Modules_GdriveBackup_SettingsSubForm
     {
-        return new Modules_GoogleDriveBackup_SettingsSubForm(['context' => [
+        return new Modules_GdriveBackup_SettingsSubForm(['context' => [
             'objectType' => $type,
             'objectId' => $id,
             'account' => $account,
@@ -29,7 +29,7 @@ final class SettingsSubFormTest extends PleskTestCase
 
     public function testWithoutOAuthClientAdminsAreSentToTheExtensionPageOthersToTheirProvider(): void
     {
-        self::assertStringContainsString('/modules/google-drive-backup/', (string) self::form([])->getElement('notConfigured')->getDescription());
+        self::assertStringContainsString('/modules/gdrive-backup/', (string) self::form([])->getElement('notConfigured')->getDescription());
         pm_Session::$client = pm_Client::getByClientId(3);
         $text = (string) self::form([])->getElement('notConfigured')->getDescription();
         self::assertStringContainsString('ask your hosting provider', $text);
@@ -90,16 +90,16 @@ final class SettingsSubFormTest extends PleskTestCase
         $form = self::form(['connected' => false]);
         self::assertTrue($form->isValid(['folder' => ' example.com ']));
         $form->process();
-        $object = Modules_GoogleDriveBackup_BackupObject::fromHook('subscription', 12);
-        self::assertSame('example.com', Modules_GoogleDriveBackup_Settings::folder($object));
-        self::assertSame('', Modules_GoogleDriveBackup_Settings::folder(Modules_GoogleDriveBackup_BackupObject::fromHook('server', null)));
+        $object = Modules_GdriveBackup_BackupObject::fromHook('subscription', 12);
+        self::assertSame('example.com', Modules_GdriveBackup_Settings::folder($object));
+        self::assertSame('', Modules_GdriveBackup_Settings::folder(Modules_GdriveBackup_BackupObject::fromHook('server', null)));
         self::assertSame('example.com', self::form([])->getValue('folder'));
     }
 
     public function testAMessageIsShownOnce(): void
     {
-        $object = Modules_GoogleDriveBackup_BackupObject::fromHook('subscription', 12);
-        Modules_GoogleDriveBackup_Settings::pushMessage($object, 'info', 'Google Drive is connected as a@b.c.');
+        $object = Modules_GdriveBackup_BackupObject::fromHook('subscription', 12);
+        Modules_GdriveBackup_Settings::pushMessage($object, 'info', 'Google Drive is connected as a@b.c.');
         self::assertSame('Google Drive is connected as a@b.c.', self::form([])->getElement('message')->getDescription());
         self::assertNull(self::form([])->getElement('message'));
         self::assertNull(self::form([], 'server', null)->getElement('message'));

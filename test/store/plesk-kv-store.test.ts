@@ -165,10 +165,10 @@ describe('Plesk Key-Value Storage adapter', () => {
   });
 
   it('splits the command like a shell, without expanding anything', () => {
-    expect(splitCommand('plesk ext google-drive-backup kv')).toEqual([
+    expect(splitCommand('plesk ext gdrive-backup kv')).toEqual([
       'plesk',
       'ext',
-      'google-drive-backup',
+      'gdrive-backup',
       'kv',
     ]);
     expect(splitCommand(`  php '/a b/kv.php' "x \\"y\\" $HOME" c\\ d `)).toEqual([

@@ -14,20 +14,20 @@ class IndexController extends pm_Controller_Action
         $request = $this->getRequest();
         $this->view->pageTitle = pm_Locale::lmsg('index.title');
         $this->view->isAdmin = pm_Session::getClient()->isAdmin();
-        $this->view->callbackUrl = Modules_GoogleDriveBackup_Settings::callbackUrl($request);
+        $this->view->callbackUrl = Modules_GdriveBackup_Settings::callbackUrl($request);
         if (!$this->view->isAdmin) {
             return;
         }
         $form = $this->clientForm($this->view->callbackUrl);
         if ($request->isPost() && $this->isValid($form, $request->getPost())) {
-            $changed = Modules_GoogleDriveBackup_Settings::saveClient(
+            $changed = Modules_GdriveBackup_Settings::saveClient(
                 trim((string) $form->getValue('clientId')),
                 trim((string) $form->getValue('clientSecret')),
                 trim((string) $form->getValue('callbackUrl')),
             );
             if ($changed) {
                 // The service got the old client in its environment: the next call starts it anew.
-                Modules_GoogleDriveBackup_ConnectorService::fromContext()->stop();
+                Modules_GdriveBackup_ConnectorService::fromContext()->stop();
             }
             $this->_status->addMessage('info', pm_Locale::lmsg('index.saved'));
             $this->redirect(pm_Context::getBaseUrl(), ['prependBase' => false]);
@@ -38,11 +38,11 @@ class IndexController extends pm_Controller_Action
 
     private function clientForm(string $callbackUrl): pm_Form_Simple
     {
-        $masked = Modules_GoogleDriveBackup_Settings::maskedClientSecret();
+        $masked = Modules_GdriveBackup_Settings::maskedClientSecret();
         $form = new pm_Form_Simple();
         $form->addElement('text', 'clientId', [
             'label' => pm_Locale::lmsg('index.clientId'),
-            'value' => Modules_GoogleDriveBackup_Settings::clientId(),
+            'value' => Modules_GdriveBackup_Settings::clientId(),
             'required' => true,
         ]);
         $form->addElement('password', 'clientSecret', [

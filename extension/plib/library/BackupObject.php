@@ -7,7 +7,7 @@ declare(strict_types=1);
  * connector names it (`server`, `subscription:12`), with the name its Drive folder gets
  * (domain name, client login) and the per-object keys it uses in pm_Settings.
  */
-final class Modules_GoogleDriveBackup_BackupObject
+final class Modules_GdriveBackup_BackupObject
 {
     private const TYPES = ['server', 'reseller', 'customer', 'subscription'];
 

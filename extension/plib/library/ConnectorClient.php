@@ -5,14 +5,14 @@ declare(strict_types=1);
 /**
  * The connector's HTTP API (shared design, "HTTP API"), one method per route, over the unix
  * socket with the bearer token of `<data dir>/api-token`. Connector errors become
- * Modules_GoogleDriveBackup_ConnectorError (a pm_Exception) with the localised sentence of
+ * Modules_GdriveBackup_ConnectorError (a pm_Exception) with the localised sentence of
  * their code, or the connector's own sentence when the locale cannot render it.
  *
  * When nothing answers on the socket, the client starts the service and sends the request
  * once more: only when the request could not have reached a service (connection refused or
  * no socket), or for a GET, so nothing that changes anything is ever sent twice.
  */
-final class Modules_GoogleDriveBackup_ConnectorClient
+final class Modules_GdriveBackup_ConnectorClient
 {
     private const CONNECT_TIMEOUT = 5;
     private const TIMEOUT = 60;
@@ -21,13 +21,13 @@ final class Modules_GoogleDriveBackup_ConnectorClient
 
     private ?string $token = null;
 
-    public function __construct(private readonly Modules_GoogleDriveBackup_ConnectorService $service)
+    public function __construct(private readonly Modules_GdriveBackup_ConnectorService $service)
     {
     }
 
     public static function fromContext(): self
     {
-        return new self(Modules_GoogleDriveBackup_ConnectorService::fromContext());
+        return new self(Modules_GdriveBackup_ConnectorService::fromContext());
     }
 
     /** @return array{ok: bool, version: string} */
@@ -88,7 +88,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
     {
         try {
             return $this->onObject('GET', $object, 'stat', query: ['path' => $path]);
-        } catch (Modules_GoogleDriveBackup_ConnectorError $error) {
+        } catch (Modules_GdriveBackup_ConnectorError $error) {
             if ($error->errorCode === 'not_found') {
                 return null;
             }
@@ -206,7 +206,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
             $this->token = null;
             $response = $this->send($method, $url, $body, $timeout);
             if ($response === null) {
-                throw new Modules_GoogleDriveBackup_ConnectorError(
+                throw new Modules_GdriveBackup_ConnectorError(
                     pm_Locale::lmsg('connector.unreachable', ['socket' => $this->service->socketPath()]),
                     'connector_unreachable',
                     true,
@@ -261,7 +261,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
         }
         if ($errno !== 0) {
             // The request may have reached the service: never resend it.
-            throw new Modules_GoogleDriveBackup_ConnectorError(
+            throw new Modules_GdriveBackup_ConnectorError(
                 pm_Locale::lmsg('connector.requestFailed', ['detail' => $error]),
                 $errno === CURLE_OPERATION_TIMEDOUT ? 'connector_timeout' : 'connector_unreachable',
                 true,
@@ -291,7 +291,7 @@ final class Modules_GoogleDriveBackup_ConnectorClient
             $fallback = pm_Locale::lmsg('connector.badAnswer', ['status' => $response['status'], 'request' => $what]);
         }
         pm_Log::debug("Connector answered $what with {$response['status']} $code");
-        throw new Modules_GoogleDriveBackup_ConnectorError(
+        throw new Modules_GdriveBackup_ConnectorError(
             self::localise($code, $fallback, $params),
             $code,
             (bool) ($error['retryable'] ?? false),

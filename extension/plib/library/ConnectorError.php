@@ -3,7 +3,7 @@
 declare(strict_types=1);
 
 /** An error answered by the connector: its stable code, whether retrying can help, the admin's sentence. */
-final class Modules_GoogleDriveBackup_ConnectorError extends pm_Exception
+final class Modules_GdriveBackup_ConnectorError extends pm_Exception
 {
     public function __construct(
         string $message,

@@ -13,7 +13,7 @@ declare(strict_types=1);
  * environment (they live in pm_Settings, which the service cannot read by itself); saving new
  * ones on the extension page stops the service so the next call starts it with them.
  */
-final class Modules_GoogleDriveBackup_ConnectorService
+final class Modules_GdriveBackup_ConnectorService
 {
     private const IDLE_TIMEOUT = 900;
     private const START_TIMEOUT = 15.0;
@@ -37,15 +37,15 @@ final class Modules_GoogleDriveBackup_ConnectorService
     public static function fromContext(): self
     {
         $env = array_filter([
-            'GDRIVE_CLIENT_ID' => Modules_GoogleDriveBackup_Settings::clientId(),
-            'GDRIVE_CLIENT_SECRET' => Modules_GoogleDriveBackup_Settings::clientSecret(),
+            'GDRIVE_CLIENT_ID' => Modules_GdriveBackup_Settings::clientId(),
+            'GDRIVE_CLIENT_SECRET' => Modules_GdriveBackup_Settings::clientSecret(),
         ], static fn (string $value): bool => $value !== '');
         return new self(
-            rtrim((string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/'),
-            (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_BUNDLE, pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs'),
-            (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::NODE_BINARY, ''),
+            rtrim((string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/'),
+            (string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_BUNDLE, pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs'),
+            (string) pm_Settings::get(Modules_GdriveBackup_Settings::NODE_BINARY, ''),
             $env,
-            (string) pm_Settings::get(Modules_GoogleDriveBackup_Settings::CONNECTOR_SECRETS_STORE, 'plesk'),
+            (string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_SECRETS_STORE, 'plesk'),
         );
     }
 

@@ -7,7 +7,7 @@ declare(strict_types=1);
  * path in My Drive (`Plesk Backups/host`), `id:<folderId>` (an existing folder) or
  * `drive:<sharedDriveId>[/path]` (a shared drive). Empty: the connector's default root.
  */
-final class Modules_GoogleDriveBackup_FolderSetting
+final class Modules_GdriveBackup_FolderSetting
 {
     private const MAX_NAME_BYTES = 255;
 

@@ -7,10 +7,10 @@ declare(strict_types=1);
  * and unjudged, back to the settings page that started the flow. That page (OAuthFlow) and
  * the connector validate it; an unknown or expired state ends here with a message.
  */
-final class Modules_GoogleDriveBackup_OAuthCallback
+final class Modules_GdriveBackup_OAuthCallback
 {
     public function __construct(
-        private readonly Modules_GoogleDriveBackup_PendingStates $states = new Modules_GoogleDriveBackup_PendingStates(),
+        private readonly Modules_GdriveBackup_PendingStates $states = new Modules_GdriveBackup_PendingStates(),
     ) {
     }
 
@@ -25,12 +25,12 @@ final class Modules_GoogleDriveBackup_OAuthCallback
         if ($record === null) {
             return ['status' => 400, 'message' => pm_Locale::lmsg('error.oauth_state_invalid')];
         }
-        $answer = [Modules_GoogleDriveBackup_OAuthFlow::STATE => $state];
+        $answer = [Modules_GdriveBackup_OAuthFlow::STATE => $state];
         if (is_string($query['code'] ?? null)) {
-            $answer[Modules_GoogleDriveBackup_OAuthFlow::CODE] = $query['code'];
+            $answer[Modules_GdriveBackup_OAuthFlow::CODE] = $query['code'];
         } else {
-            $answer[Modules_GoogleDriveBackup_OAuthFlow::ERROR] = is_string($query['error'] ?? null) ? $query['error'] : 'no_code';
+            $answer[Modules_GdriveBackup_OAuthFlow::ERROR] = is_string($query['error'] ?? null) ? $query['error'] : 'no_code';
         }
-        return ['status' => 302, 'location' => Modules_GoogleDriveBackup_OAuthFlow::withQuery($record['returnUrl'], $answer)];
+        return ['status' => 302, 'location' => Modules_GdriveBackup_OAuthFlow::withQuery($record['returnUrl'], $answer)];
     }
 }

@@ -14,7 +14,7 @@ declare(strict_types=1);
  * Google accepts only redirect URIs registered in advance, hence the fixed callback; the
  * settings page it returns to is remembered with the state (PendingStates).
  */
-final class Modules_GoogleDriveBackup_OAuthFlow
+final class Modules_GdriveBackup_OAuthFlow
 {
     public const CONNECT = 'gdrive-connect';
     public const STATE = 'gdrive-state';
@@ -22,9 +22,9 @@ final class Modules_GoogleDriveBackup_OAuthFlow
     public const ERROR = 'gdrive-error';
 
     public function __construct(
-        private readonly Modules_GoogleDriveBackup_BackupObject $object,
-        private readonly Modules_GoogleDriveBackup_ConnectorClient $client,
-        private readonly Modules_GoogleDriveBackup_PendingStates $states = new Modules_GoogleDriveBackup_PendingStates(),
+        private readonly Modules_GdriveBackup_BackupObject $object,
+        private readonly Modules_GdriveBackup_ConnectorClient $client,
+        private readonly Modules_GdriveBackup_PendingStates $states = new Modules_GdriveBackup_PendingStates(),
     ) {
     }
 
@@ -72,8 +72,8 @@ final class Modules_GoogleDriveBackup_OAuthFlow
     private function start(Zend_Controller_Action $controller, string $page): void
     {
         try {
-            $callback = Modules_GoogleDriveBackup_Settings::callbackUrl($controller->getRequest());
-            $folder = Modules_GoogleDriveBackup_Settings::folder($this->object);
+            $callback = Modules_GdriveBackup_Settings::callbackUrl($controller->getRequest());
+            $folder = Modules_GdriveBackup_Settings::folder($this->object);
             $url = $this->client->oauthStart($this->object->ref(), $callback, $this->object->displayName(), $folder);
             parse_str((string) parse_url($url, PHP_URL_QUERY), $query);
             $state = $query['state'] ?? null;
@@ -82,7 +82,7 @@ final class Modules_GoogleDriveBackup_OAuthFlow
             }
             $this->states->remember($state, $this->object->ref(), $page);
         } catch (pm_Exception $error) {
-            Modules_GoogleDriveBackup_Settings::pushMessage($this->object, 'error', $error->getMessage());
+            Modules_GdriveBackup_Settings::pushMessage($this->object, 'error', $error->getMessage());
             $controller->redirect($page, ['prependBase' => false]);
             return;
         }
@@ -115,12 +115,12 @@ final class Modules_GoogleDriveBackup_OAuthFlow
             return;
         }
         pm_Log::info('Connected Google Drive for ' . $this->object->ref());
-        Modules_GoogleDriveBackup_Settings::pushMessage($this->object, 'info', pm_Locale::lmsg('oauth.connected', ['email' => $email]));
+        Modules_GdriveBackup_Settings::pushMessage($this->object, 'info', pm_Locale::lmsg('oauth.connected', ['email' => $email]));
     }
 
     private function fail(string $message): void
     {
         pm_Log::warn('Google Drive connection failed for ' . $this->object->ref() . ': ' . $message);
-        Modules_GoogleDriveBackup_Settings::pushMessage($this->object, 'error', $message);
+        Modules_GdriveBackup_Settings::pushMessage($this->object, 'error', $message);
     }
 }

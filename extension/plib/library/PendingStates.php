@@ -11,7 +11,7 @@ declare(strict_types=1);
  * (the SDK has no key listing), keyed by the state's SHA-256 so the state itself is not stored;
  * expired entries are dropped whenever it is written.
  */
-final class Modules_GoogleDriveBackup_PendingStates
+final class Modules_GdriveBackup_PendingStates
 {
     private const KEY = 'oauth-pending';
     public const TTL = 600;

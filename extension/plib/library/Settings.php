@@ -8,7 +8,7 @@ declare(strict_types=1);
  * object's folder setting, one-shot messages for the settings page, and the overrides of
  * where the connector lives (tests and unusual installs).
  */
-final class Modules_GoogleDriveBackup_Settings
+final class Modules_GdriveBackup_Settings
 {
     public const CLIENT_ID = 'client-id';
     public const CLIENT_SECRET = 'client-secret';
@@ -71,24 +71,24 @@ final class Modules_GoogleDriveBackup_Settings
         return 'https://' . $request->getHttpHost() . pm_Context::getBaseUrl() . 'oauth-callback.php';
     }
 
-    public static function folder(Modules_GoogleDriveBackup_BackupObject $object): string
+    public static function folder(Modules_GdriveBackup_BackupObject $object): string
     {
         return (string) pm_Settings::get($object->settingsKey('folder'), '');
     }
 
-    public static function setFolder(Modules_GoogleDriveBackup_BackupObject $object, string $folder): void
+    public static function setFolder(Modules_GdriveBackup_BackupObject $object, string $folder): void
     {
         pm_Settings::set($object->settingsKey('folder'), $folder === '' ? null : $folder);
     }
 
     /** Remembers a message for the object's settings page, shown once after the next redirect. */
-    public static function pushMessage(Modules_GoogleDriveBackup_BackupObject $object, string $type, string $text): void
+    public static function pushMessage(Modules_GdriveBackup_BackupObject $object, string $type, string $text): void
     {
         pm_Settings::set($object->settingsKey('message'), json_encode(['type' => $type, 'text' => $text]));
     }
 
     /** @return array{type: string, text: string}|null */
-    public static function takeMessage(Modules_GoogleDriveBackup_BackupObject $object): ?array
+    public static function takeMessage(Modules_GdriveBackup_BackupObject $object): ?array
     {
         $key = $object->settingsKey('message');
         $stored = pm_Settings::get($key);

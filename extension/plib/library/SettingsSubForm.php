@@ -9,7 +9,7 @@ declare(strict_types=1);
  * to the connector when connecting (oauth/start `folder`): the connector keeps it in the
  * account record, so a changed folder applies from the next connection.
  */
-class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
+class Modules_GdriveBackup_SettingsSubForm extends pm_Form_SubForm
 {
     public const DISCONNECT = 'gdrive-disconnect';
     public const FOLDER = 'folder';
@@ -29,7 +29,7 @@ class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
     /** @var string|null */
     protected $_connectUrl;
 
-    private Modules_GoogleDriveBackup_BackupObject $object;
+    private Modules_GdriveBackup_BackupObject $object;
 
     /** @param array{context?: array<string, mixed>}|null $options */
     public function __construct($options = null)
@@ -45,15 +45,15 @@ class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
     public function init()
     {
         parent::init();
-        $this->object = Modules_GoogleDriveBackup_BackupObject::fromHook($this->_objectType, $this->_objectId);
-        $message = Modules_GoogleDriveBackup_Settings::takeMessage($this->object);
+        $this->object = Modules_GdriveBackup_BackupObject::fromHook($this->_objectType, $this->_objectId);
+        $message = Modules_GdriveBackup_Settings::takeMessage($this->object);
         if ($message !== null) {
             $this->addNote('message', $message['text'], $message['type']);
         }
         if (isset($this->_account['error'])) {
             $this->addNote('connectorError', $this->_account['error'], 'error');
         }
-        if (!Modules_GoogleDriveBackup_Settings::isClientConfigured()) {
+        if (!Modules_GdriveBackup_Settings::isClientConfigured()) {
             $this->addNote('notConfigured', pm_Session::getClient()->isAdmin()
                 ? pm_Locale::lmsg('form.notConfiguredAdmin', ['url' => pm_Context::getBaseUrl()])
                 : pm_Locale::lmsg('form.notConfigured'), 'warning');
@@ -68,7 +68,7 @@ class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
                 'description' => pm_Locale::lmsg('form.disconnectHint'),
             ]);
         } else {
-            $url = $this->_connectUrl ?? '?' . Modules_GoogleDriveBackup_OAuthFlow::CONNECT . '=1';
+            $url = $this->_connectUrl ?? '?' . Modules_GdriveBackup_OAuthFlow::CONNECT . '=1';
             $this->addNote('connect', sprintf(
                 '<a class="btn" href="%s">%s</a> %s',
                 htmlspecialchars($url, ENT_QUOTES),
@@ -78,7 +78,7 @@ class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
         }
         $this->addElement('text', self::FOLDER, [
             'label' => pm_Locale::lmsg('form.folder'),
-            'value' => Modules_GoogleDriveBackup_Settings::folder($this->object),
+            'value' => Modules_GdriveBackup_Settings::folder($this->object),
             'required' => false,
             'description' => pm_Locale::lmsg('form.folderHint'),
         ]);
@@ -90,7 +90,7 @@ class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
             $data[self::FOLDER] = trim($data[self::FOLDER]);
         }
         $valid = parent::isValid($data);
-        $problem = Modules_GoogleDriveBackup_FolderSetting::problem((string) $this->getValue(self::FOLDER));
+        $problem = Modules_GdriveBackup_FolderSetting::problem((string) $this->getValue(self::FOLDER));
         if ($problem !== null) {
             $this->getElement(self::FOLDER)->addError($problem);
             return false;
@@ -100,12 +100,12 @@ class Modules_GoogleDriveBackup_SettingsSubForm extends pm_Form_SubForm
 
     public function process()
     {
-        Modules_GoogleDriveBackup_Settings::setFolder($this->object, (string) $this->getValue(self::FOLDER));
+        Modules_GdriveBackup_Settings::setFolder($this->object, (string) $this->getValue(self::FOLDER));
         $disconnect = $this->getElement(self::DISCONNECT);
         if ($disconnect !== null && $disconnect->isChecked()) {
-            Modules_GoogleDriveBackup_ConnectorClient::fromContext()->disconnect($this->object->ref());
+            Modules_GdriveBackup_ConnectorClient::fromContext()->disconnect($this->object->ref());
             pm_Log::info('Disconnected Google Drive for ' . $this->object->ref());
-            Modules_GoogleDriveBackup_Settings::pushMessage($this->object, 'info', pm_Locale::lmsg('form.disconnected', [
+            Modules_GdriveBackup_Settings::pushMessage($this->object, 'info', pm_Locale::lmsg('form.disconnected', [
                 'email' => (string) ($this->_account['email'] ?? ''),
             ]));
         }

@@ -5,7 +5,7 @@
 // tokens and passwords to live in this storage, encrypted). Plesk runs the script in the
 // extension's context, where pm_Settings works:
 //
-//     plesk ext google-drive-backup kv   < request.json   > answer.json
+//     plesk ext gdrive-backup kv   < request.json   > answer.json
 //
 // One JSON request on stdin, one JSON answer on stdout (one line), exit 0; on failure
 // `{"error": {"code", "message"}}` and exit 1. Requests (keys and values are strings):
@@ -35,7 +35,7 @@
 
 declare(strict_types=1);
 
-namespace GoogleDriveBackup\Kv;
+namespace GdriveBackup\Kv;
 
 const MAX_VALUE_LENGTH = 5000;
 const NAME_PREFIX = 'kv-';

@@ -6,8 +6,8 @@ declare(strict_types=1);
 // root: the directory goes to the owner of the extension's var dir (the panel's user), and the
 // service, when a backup started as root runs it, switches to that owner too.
 
-pm_Context::init('google-drive-backup');
+pm_Context::init('gdrive-backup');
 
-$service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
+$service = Modules_GdriveBackup_ConnectorService::fromContext();
 $service->makeDataDir();
 chmod($service->dataDir, 0700);

@@ -7,7 +7,7 @@ class pm_Context
 {
     public static string $varDir = '/tmp/fake-plesk-var/';
     public static string $plibDir = __DIR__ . '/../../../extension/plib/';
-    public static string $moduleId = 'google-drive-backup';
+    public static string $moduleId = 'gdrive-backup';
 
     public static function init($moduleId): void
     {

@@ -27,7 +27,7 @@ abstract class EndToEndCase extends TestCase
         // What the server administrator does once on the extension page.
         pm_Settings::set('client-id', self::$sandbox->env['GDRIVE_CLIENT_ID']);
         pm_Settings::setEncrypted('client-secret', self::$sandbox->env['GDRIVE_CLIENT_SECRET']);
-        pm_Settings::set('callback-url', 'https://panel.example.com:8443/modules/google-drive-backup/oauth-callback.php');
+        pm_Settings::set('callback-url', 'https://panel.example.com:8443/modules/gdrive-backup/oauth-callback.php');
         // Where this checkout keeps what the package puts in plib/connector/.
         pm_Settings::set('connector-bundle', PROJECT_ROOT . '/dist/gdrive-backup.mjs');
         pm_Settings::set('node-binary', Sandbox::node());
@@ -36,7 +36,7 @@ abstract class EndToEndCase extends TestCase
     public static function tearDownAfterClass(): void
     {
         self::applyEnvironment();
-        $service = Modules_GoogleDriveBackup_ConnectorService::fromContext();
+        $service = Modules_GdriveBackup_ConnectorService::fromContext();
         $pid = (int) @file_get_contents($service->pidPath());
         require PLIB . '/scripts/pre-uninstall.php';
         for ($i = 0; $i < 100 && $pid > 0 && is_file("/proc/$pid/stat"); $i++) {
@@ -75,9 +75,9 @@ abstract class EndToEndCase extends TestCase
         }
     }
 
-    protected static function hook(string $type, ?int $id): Modules_GoogleDriveBackup_Backup_Transport
+    protected static function hook(string $type, ?int $id): Modules_GdriveBackup_Backup_Transport
     {
-        $hook = new Modules_GoogleDriveBackup_Backup_Transport();
+        $hook = new Modules_GdriveBackup_Backup_Transport();
         $hook->init($type, $id);
         return $hook;
     }
@@ -91,7 +91,7 @@ abstract class EndToEndCase extends TestCase
 
     protected static function settingsUri(string $type, ?int $id): string
     {
-        return '/admin/backup/remote-storage-settings/ext/google-drive-backup?type=' . $type . ($id === null ? '' : '&id=' . $id);
+        return '/admin/backup/remote-storage-settings/ext/gdrive-backup?type=' . $type . ($id === null ? '' : '&id=' . $id);
     }
 
     /**
@@ -101,7 +101,7 @@ abstract class EndToEndCase extends TestCase
      */
     protected static function clickConnect(string $type, ?int $id): string
     {
-        $page = self::page(Modules_GoogleDriveBackup_OAuthFlow::connectUrl(self::settingsUri($type, $id)));
+        $page = self::page(Modules_GdriveBackup_OAuthFlow::connectUrl(self::settingsUri($type, $id)));
         self::hook($type, $id)->authorize($page);
         self::assertNotNull($page->redirectedTo);
         return $page->redirectedTo;
@@ -114,17 +114,17 @@ abstract class EndToEndCase extends TestCase
      * @param array<string, string> $answer the callback's query
      * @param string|null $pageUri the settings page URL with the answer, when not via the callback
      */
-    protected static function answer(array $answer, string $type, ?int $id, ?string $pageUri = null): Modules_GoogleDriveBackup_SettingsSubForm
+    protected static function answer(array $answer, string $type, ?int $id, ?string $pageUri = null): Modules_GdriveBackup_SettingsSubForm
     {
         if ($pageUri === null) {
-            $bounce = (new Modules_GoogleDriveBackup_OAuthCallback())->bounce($answer);
+            $bounce = (new Modules_GdriveBackup_OAuthCallback())->bounce($answer);
             self::assertSame(302, $bounce['status'], $bounce['message'] ?? '');
             $pageUri = $bounce['location'];
         }
         $page = self::page($pageUri);
         $hook = self::hook($type, $id);
         $hook->authorize($page);
-        self::assertSame(Modules_GoogleDriveBackup_OAuthFlow::cleanUrl($pageUri), $page->redirectedTo);
+        self::assertSame(Modules_GdriveBackup_OAuthFlow::cleanUrl($pageUri), $page->redirectedTo);
         // The clean page after the redirect.
         $clean = self::page((string) $page->redirectedTo);
         $hook = self::hook($type, $id);
@@ -133,7 +133,7 @@ abstract class EndToEndCase extends TestCase
         return $hook->getSettingsSubForm();
     }
 
-    protected static function message(Modules_GoogleDriveBackup_SettingsSubForm $form): string
+    protected static function message(Modules_GdriveBackup_SettingsSubForm $form): string
     {
         return (string) $form->getElement('message')?->getDescription();
     }
@@ -143,7 +143,7 @@ abstract class EndToEndCase extends TestCase
     {
         $consent = self::clickConnect($type, $id);
         $answer = Sandbox::consent($consent);
-        self::assertSame(Modules_GoogleDriveBackup_Settings::callbackUrl(), $answer['__redirect']);
+        self::assertSame(Modules_GdriveBackup_Settings::callbackUrl(), $answer['__redirect']);
         unset($answer['__redirect']);
         $form = self::answer($answer, $type, $id);
         self::assertMatchesRegularExpression('/^Google Drive is connected as \S+@\S+\.$/', self::message($form));

@@ -4,11 +4,11 @@ declare(strict_types=1);
 
 // Router of `php -S` for CallbackPageTest: serves the extension's htdocs/oauth-callback.php
 // on the fake Plesk runtime, settings from FAKE_PLESK_SETTINGS_FILE, like Plesk serves it
-// under /modules/google-drive-backup/.
+// under /modules/gdrive-backup/.
 
 require __DIR__ . '/runtime.php';
 
-if (parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) !== '/modules/google-drive-backup/oauth-callback.php') {
+if (parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) !== '/modules/gdrive-backup/oauth-callback.php') {
     http_response_code(404);
     return true;
 }

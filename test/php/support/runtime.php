@@ -3,7 +3,7 @@
 declare(strict_types=1);
 
 // The fake Plesk runtime, then the extension's classes loaded the way Plesk loads them
-// (Modules_GoogleDriveBackup_X_Y from plib/library/X/Y.php, the hook from plib/hooks/,
+// (Modules_GdriveBackup_X_Y from plib/library/X/Y.php, the hook from plib/hooks/,
 // controllers from plib/controllers/). Used by PHPUnit and by the web server of CallbackPageTest.
 
 define('PROJECT_ROOT', dirname(__DIR__, 3));
@@ -15,7 +15,7 @@ foreach (glob(__DIR__ . '/../fake-plesk/*.php') as $file) {
 }
 
 spl_autoload_register(static function (string $class): void {
-    $prefix = 'Modules_GoogleDriveBackup_';
+    $prefix = 'Modules_GdriveBackup_';
     if ($class === $prefix . 'Backup_Transport') {
         require PLIB . '/hooks/Backup/Transport.php';
     } elseif (str_starts_with($class, $prefix)) {

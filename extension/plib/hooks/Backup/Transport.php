@@ -9,14 +9,14 @@ declare(strict_types=1);
  *
  * Signatures stay untyped like the SDK's, so the class fits every Plesk version since 18.0.28.
  */
-class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
+class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
 {
     /** Plesk hands ~100 MB pieces to appendFile (and asks for as much per readFile). */
     private const BUFFER_SIZE = 100 * 1024 * 1024;
 
-    private Modules_GoogleDriveBackup_BackupObject $object;
+    private Modules_GdriveBackup_BackupObject $object;
 
-    private ?Modules_GoogleDriveBackup_ConnectorClient $client = null;
+    private ?Modules_GdriveBackup_ConnectorClient $client = null;
 
     /** URL of the Connect button, known once authorize() saw the settings page's request. */
     private ?string $connectUrl = null;
@@ -24,7 +24,7 @@ class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transpor
     public function init($objectType, $objectId)
     {
         parent::init($objectType, $objectId);
-        $this->object = Modules_GoogleDriveBackup_BackupObject::fromHook($objectType, $objectId);
+        $this->object = Modules_GdriveBackup_BackupObject::fromHook($objectType, $objectId);
     }
 
     /** Not when the connector cannot say: check(), run before every backup, tells why. */
@@ -129,7 +129,7 @@ class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transpor
         } catch (pm_Exception $error) {
             $account = ['connected' => false, 'error' => $error->getMessage()];
         }
-        return new Modules_GoogleDriveBackup_SettingsSubForm(['context' => [
+        return new Modules_GdriveBackup_SettingsSubForm(['context' => [
             'objectType' => $this->_objectType,
             'objectId' => $this->_objectId,
             'account' => $account,
@@ -139,8 +139,8 @@ class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transpor
 
     public function authorize(Zend_Controller_Action $controller)
     {
-        $this->connectUrl = Modules_GoogleDriveBackup_OAuthFlow::connectUrl($controller->getRequest()->getRequestUri());
-        (new Modules_GoogleDriveBackup_OAuthFlow($this->object, $this->client()))->authorize($controller);
+        $this->connectUrl = Modules_GdriveBackup_OAuthFlow::connectUrl($controller->getRequest()->getRequestUri());
+        (new Modules_GdriveBackup_OAuthFlow($this->object, $this->client()))->authorize($controller);
     }
 
     public function getQuota()
@@ -170,8 +170,8 @@ class Modules_GoogleDriveBackup_Backup_Transport extends pm_Hook_Backup_Transpor
         return self::BUFFER_SIZE;
     }
 
-    private function client(): Modules_GoogleDriveBackup_ConnectorClient
+    private function client(): Modules_GdriveBackup_ConnectorClient
     {
-        return $this->client ??= Modules_GoogleDriveBackup_ConnectorClient::fromContext();
+        return $this->client ??= Modules_GdriveBackup_ConnectorClient::fromContext();
     }
 }
