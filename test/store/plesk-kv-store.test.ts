@@ -165,12 +165,7 @@ describe('Plesk Key-Value Storage adapter', () => {
   });
 
   it('splits the command like a shell, without expanding anything', () => {
-    expect(splitCommand('plesk ext gdrive-backup kv')).toEqual([
-      'plesk',
-      'ext',
-      'gdrive-backup',
-      'kv',
-    ]);
+    expect(splitCommand('plesk ext gdrive-backup kv')).toEqual(['plesk', 'ext', 'gdrive-backup', 'kv']);
     expect(splitCommand(`  php '/a b/kv.php' "x \\"y\\" $HOME" c\\ d `)).toEqual([
       'php',
       '/a b/kv.php',
