@@ -47,6 +47,7 @@ import {
   sendError,
   sendJson,
 } from './http-io.js';
+import { type OAuthClientSpec, type OAuthClientType, registerClient } from './oauth-clients.js';
 import { authorize, revoke, token } from './oauth-endpoints.js';
 import {
   type Caller,
@@ -83,14 +84,24 @@ export interface SandboxOptions {
   clientId?: string;
   /** Default 'sandbox-secret'. */
   clientSecret?: string;
+  /**
+   * Type of the main OAuth client: 'desktop' (any loopback redirect URI, the default) or 'web'
+   * (only `redirectUris`, exactly). See oauth-clients.ts.
+   */
+  clientType?: OAuthClientType;
+  /** Authorized redirect URIs of the main client; given alone they make it a 'web' client. */
+  redirectUris?: string[];
   /** Default 'admin@example.com'. */
   userEmail?: string;
   /** Default 'approve'. */
   consent?: 'approve' | 'deny';
   /** Resumable session lifetime, default 7 days. */
   sessionLifetimeSec?: number;
-  /** More known OAuth clients (id -> secret), e.g. to prove drive.file isolation between apps. */
-  otherClients?: Record<string, string>;
+  /**
+   * More registered OAuth clients (id -> secret, a Desktop app client; or a full spec), e.g. to
+   * prove drive.file isolation between apps.
+   */
+  otherClients?: Record<string, string | OAuthClientSpec>;
 }
 
 /** A stored item as tests see it: `trashed` says whether it is in the trash, itself or by a parent. */
@@ -116,6 +127,8 @@ export interface Sandbox {
   /** Replaces all rules; '' clears. Throws on a bad spec. */
   setFaults(spec: string): void;
   setConsent(mode: 'approve' | 'deny'): void;
+  /** The Google account that approves the next consents (default admin@example.com). */
+  setUserEmail(email: string): void;
   setQuota(bytes: number | null): void;
   /** Every issued access token now answers 401. */
   expireAccessTokens(): void;
@@ -159,8 +172,24 @@ function emptyCounters(): Record<RequestKind, number> {
 }
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  // First: a bad fault spec throws before any directory is made or anything listens.
+  // First: a bad fault spec or client throws before any directory is made or anything listens.
   const faults = new FaultPlan(options.faults ?? '');
+  const clientId = options.clientId ?? 'sandbox-client.apps.googleusercontent.com';
+  const clientSecret = options.clientSecret ?? 'sandbox-secret';
+  const clients = new Map(
+    Object.entries(options.otherClients ?? {}).map(([id, spec]) => [
+      id,
+      registerClient(id, typeof spec === 'string' ? { secret: spec } : spec),
+    ]),
+  );
+  clients.set(
+    clientId,
+    registerClient(clientId, {
+      secret: clientSecret,
+      ...(options.clientType ? { type: options.clientType } : {}),
+      ...(options.redirectUris ? { redirectUris: options.redirectUris } : {}),
+    }),
+  );
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'gdrive-sandbox-')));
   const store = new ContentStore(dir);
@@ -169,15 +198,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     options.quotaBytes === undefined ? 15 * 1024 ** 3 : options.quotaBytes,
     options.accessTokenLifetimeSec ?? 3600,
   );
-  const clientId = options.clientId ?? 'sandbox-client.apps.googleusercontent.com';
-  const clientSecret = options.clientSecret ?? 'sandbox-secret';
   const core: SandboxCore = {
     state,
     store,
     config: {
       clientId,
       clientSecret,
-      clients: new Map([...Object.entries(options.otherClients ?? {}), [clientId, clientSecret]]),
+      clients,
       userEmail: options.userEmail ?? 'admin@example.com',
       consent: options.consent ?? 'approve',
       sessionLifetimeSec: options.sessionLifetimeSec ?? 7 * 24 * 3600,
@@ -406,6 +433,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     setFaults: (spec) => faults.set(spec),
     setConsent: (mode) => {
       core.config.consent = mode;
+    },
+    setUserEmail: (email) => {
+      core.config.userEmail = email;
     },
     setQuota: (bytes) => {
       state.quotaBytes = bytes;

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { type Exchange, OAuthError, readAll, sendBuffer, sendJson } from './http-io.js';
+import { redirectAllowed } from './oauth-clients.js';
 import { type AccessGrant, KNOWN_SCOPES, randomId, type SandboxCore } from './sandbox-state.js';
 
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
@@ -25,19 +26,19 @@ export async function authorize(core: SandboxCore, ex: Exchange): Promise<void> 
   const p = ex.url.searchParams;
   const clientId = p.get('client_id');
   if (!clientId) return errorPage(ex, 'invalid_request', 'Missing required parameter: client_id');
-  if (!core.config.clients.has(clientId))
-    return errorPage(ex, 'invalid_client', 'The OAuth client was not found.');
+  const client = core.config.clients.get(clientId);
+  if (!client) return errorPage(ex, 'invalid_client', 'The OAuth client was not found.');
   const redirectUri = p.get('redirect_uri');
   if (!redirectUri) return errorPage(ex, 'invalid_request', 'Missing required parameter: redirect_uri');
-  let redirect: URL;
-  try {
-    redirect = new URL(redirectUri);
-  } catch {
-    return errorPage(ex, 'redirect_uri_mismatch', `Invalid redirect_uri: ${redirectUri}`);
+  // Google shows its error page and never redirects to a URI it does not trust (oauth-clients.ts).
+  if (!redirectAllowed(client, redirectUri)) {
+    return errorPage(
+      ex,
+      'redirect_uri_mismatch',
+      `The redirect URI in the request, ${redirectUri}, does not match the ones authorized for the OAuth client.`,
+    );
   }
-  if (redirect.protocol !== 'http:' && redirect.protocol !== 'https:') {
-    return errorPage(ex, 'redirect_uri_mismatch', `Invalid redirect_uri: ${redirectUri}`);
-  }
+  const redirect = new URL(redirectUri);
   const responseType = p.get('response_type');
   if (!responseType) return errorPage(ex, 'invalid_request', 'Missing required parameter: response_type');
   if (responseType !== 'code') {
@@ -140,9 +141,10 @@ export async function token(core: SandboxCore, ex: Exchange): Promise<void> {
   const form = await readForm(ex);
   const client = clientCredentials(ex, form);
   if (!client.id) throw new OAuthError(400, 'invalid_request', 'Could not determine client ID from request.');
-  const secret = core.config.clients.get(client.id);
-  if (secret === undefined) throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
-  if (client.secret === null || !sameSecret(client.secret, secret)) {
+  const registered = core.config.clients.get(client.id);
+  if (registered === undefined)
+    throw new OAuthError(401, 'invalid_client', 'The OAuth client was not found.');
+  if (client.secret === null || !sameSecret(client.secret, registered.secret)) {
     throw new OAuthError(401, 'invalid_client', 'Unauthorized');
   }
   const grantType = form.get('grant_type');
@@ -187,7 +189,11 @@ async function exchangeCode(
     throw new OAuthError(400, 'invalid_grant', 'Bad Request');
   const redirectUri = form.get('redirect_uri');
   if (!redirectUri) throw new OAuthError(400, 'invalid_request', 'Missing parameter: redirect_uri');
-  if (redirectUri !== code.redirectUri) throw new OAuthError(400, 'redirect_uri_mismatch', 'Bad Request');
+  // The exchange names the same URI as the authorization request, and a registered one.
+  const client = core.config.clients.get(clientId);
+  if (redirectUri !== code.redirectUri || !client || !redirectAllowed(client, redirectUri)) {
+    throw new OAuthError(400, 'redirect_uri_mismatch', 'Bad Request');
+  }
   const verifier = form.get('code_verifier');
   if (code.challenge !== undefined) {
     if (!verifier) throw new OAuthError(400, 'invalid_grant', 'Missing code verifier.');
@@ -246,12 +252,15 @@ export async function revoke(core: SandboxCore, ex: Exchange): Promise<void> {
   if (!tokenText) throw new OAuthError(400, 'invalid_request', 'Missing required parameter: token');
   const refreshGrant = core.state.refreshTokens.get(tokenText);
   const accessGrant = core.state.accessTokens.get(tokenText);
+  // Revoking any token of a grant ends the grant: Google's docs say revoking an access token
+  // revokes its refresh token too (developers.google.com/identity/protocols/oauth2/web-server,
+  // "Revoking a token"), RFC 7009 §2.1 lets a server end "other tokens based on the same
+  // authorization grant", and Google does so for every token of that account and client
+  // (shared/reference/google-drive-facts.md; public reports, not verifiable without Google).
   if (refreshGrant && !refreshGrant.revoked) {
-    core.state.revokeRefreshToken(refreshGrant.token);
+    core.state.revokeGrant(refreshGrant.email, refreshGrant.clientId);
   } else if (accessGrant && !accessGrant.revoked && accessGrant.expiresAt > Date.now()) {
-    // Revoking an access token ends the whole grant, its refresh token included (Google's rule).
-    accessGrant.revoked = true;
-    if (accessGrant.refreshToken) core.state.revokeRefreshToken(accessGrant.refreshToken);
+    core.state.revokeGrant(accessGrant.email, accessGrant.clientId);
   } else {
     throw new OAuthError(400, 'invalid_token', 'Token expired or revoked');
   }

@@ -6,11 +6,19 @@
 import { randomBytes } from 'node:crypto';
 import type { HashingWriter } from './content-store.js';
 import { DriveError, notFound } from './http-io.js';
+import type { RegisteredClient } from './oauth-clients.js';
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 export const SCOPE_DRIVE = 'https://www.googleapis.com/auth/drive';
 export const SCOPE_DRIVE_FILE = 'https://www.googleapis.com/auth/drive.file';
 export const SCOPE_DRIVE_READONLY = 'https://www.googleapis.com/auth/drive.readonly';
+/**
+ * Live refresh tokens Google keeps per Google account per OAuth client; a new one beyond this
+ * silently invalidates the oldest (developers.google.com/identity/protocols/oauth2#expiration:
+ * "a limit of 100 refresh tokens per Google Account per OAuth 2.0 client ID").
+ */
+export const REFRESH_TOKENS_PER_GRANT = 100;
+
 export const KNOWN_SCOPES = new Set([
   SCOPE_DRIVE,
   SCOPE_DRIVE_FILE,
@@ -188,6 +196,11 @@ export class SandboxState {
     return access;
   }
 
+  /**
+   * A new refresh token of the grant (email, client). Beyond REFRESH_TOKENS_PER_GRANT live ones
+   * the oldest stops working, without a word to anyone. Whether Google also ends the access
+   * tokens minted from it is not documented; they are left to expire.
+   */
   issueRefreshToken(clientId: string, scopes: string[], email: string): RefreshGrant {
     const grant: RefreshGrant = {
       token: `1//sandbox-${randomId(32)}`,
@@ -197,13 +210,27 @@ export class SandboxState {
       revoked: false,
     };
     this.refreshTokens.set(grant.token, grant);
+    // Map order is issue order: the first live ones are the oldest.
+    const live = [...this.refreshTokens.values()].filter(
+      (g) => !g.revoked && g.email === email && g.clientId === clientId,
+    );
+    for (const old of live.slice(0, Math.max(0, live.length - REFRESH_TOKENS_PER_GRANT))) old.revoked = true;
     return grant;
   }
 
-  revokeRefreshToken(token: string): void {
-    const grant = this.refreshTokens.get(token);
-    if (grant) grant.revoked = true;
-    for (const access of this.accessTokens.values()) if (access.refreshToken === token) access.revoked = true;
+  /**
+   * Revocation of any token of a grant ends the whole grant: every refresh and access token of
+   * that Google account for that client (see revoke() in oauth-endpoints.ts for the sources),
+   * and the next consent is a first consent again.
+   */
+  revokeGrant(email: string, clientId: string): void {
+    for (const g of this.refreshTokens.values()) {
+      if (g.email === email && g.clientId === clientId) g.revoked = true;
+    }
+    for (const g of this.accessTokens.values()) {
+      if (g.email === email && g.clientId === clientId) g.revoked = true;
+    }
+    this.consented.delete(`${email} ${clientId}`);
   }
 
   revokeAll(): void {
@@ -345,8 +372,8 @@ export interface SandboxCore {
   readonly config: {
     clientId: string;
     clientSecret: string;
-    /** Every known OAuth client, id -> secret (the main one included). */
-    clients: Map<string, string>;
+    /** Every registered OAuth client by id (the main one included). */
+    clients: Map<string, RegisteredClient>;
     userEmail: string;
     consent: 'approve' | 'deny';
     sessionLifetimeSec: number;

@@ -323,3 +323,152 @@ describe('OAuth2 endpoints', () => {
     }
   });
 });
+
+async function revokeToken(sb: Sandbox, token: string): Promise<number> {
+  const res = await fetch(sb.env.GDRIVE_OAUTH_REVOKE_URL, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }),
+  });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+async function aboutStatus(sb: Sandbox, access: string): Promise<number> {
+  const res = await fetch(`${sb.url}drive/v3/about?fields=user`, { headers: bearer(access) });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+describe('grants: one per Google account and client', () => {
+  let sb: Sandbox;
+  beforeEach(async () => {
+    sb = await startSandbox({ otherClients: { 'other-app': 'other-secret' } });
+  });
+  afterEach(() => sb.close());
+
+  it('revoking one refresh token ends every token of that account and client, and nothing else', async () => {
+    const first = sb.issueRefreshToken();
+    const second = sb.issueRefreshToken();
+    const secondAccess = (await accessToken(sb, second)).body.access_token as string;
+    const otherUser = sb.issueRefreshToken({ email: 'someone@example.com' });
+    const otherApp = sb.issueRefreshToken({ clientId: 'other-app' });
+    expect(await revokeToken(sb, first)).toBe(200);
+    expect((await accessToken(sb, first)).body.error).toBe('invalid_grant');
+    expect((await accessToken(sb, second)).body.error).toBe('invalid_grant');
+    expect(await aboutStatus(sb, secondAccess)).toBe(401);
+    expect((await accessToken(sb, otherUser)).status).toBe(200);
+    const otherAppAnswer = await tokenRequest(sb, {
+      grant_type: 'refresh_token',
+      refresh_token: otherApp,
+      client_id: 'other-app',
+      client_secret: 'other-secret',
+    });
+    expect(otherAppAnswer.status).toBe(200);
+  });
+
+  it('revoking an access token ends the refresh tokens of the whole grant too', async () => {
+    const first = sb.issueRefreshToken();
+    const second = sb.issueRefreshToken();
+    const access = (await accessToken(sb, first)).body.access_token as string;
+    expect(await revokeToken(sb, access)).toBe(200);
+    expect((await accessToken(sb, second)).body.error).toBe('invalid_grant');
+  });
+
+  it('after a revocation the next consent is a first consent again and its tokens work', async () => {
+    const { verifier, challenge } = pkce();
+    const code = await getCode(sb, challenge, { prompt: 'select_account' });
+    const first = await tokenRequest(sb, codeForm(code, verifier));
+    expect(await revokeToken(sb, first.body.refresh_token as string)).toBe(200);
+    const again = pkce();
+    const code2 = await getCode(sb, again.challenge, { prompt: 'select_account' });
+    const second = await tokenRequest(sb, codeForm(code2, again.verifier));
+    expect(second.body.refresh_token).toEqual(expect.any(String));
+    expect((await accessToken(sb, second.body.refresh_token as string)).status).toBe(200);
+  });
+
+  it('keeps at most 100 live refresh tokens per account and client: the 101st ends the oldest', async () => {
+    const tokens = Array.from({ length: 101 }, () => sb.issueRefreshToken());
+    const other = sb.issueRefreshToken({ email: 'someone@example.com' });
+    expect((await accessToken(sb, tokens[0]!)).body.error).toBe('invalid_grant');
+    expect((await accessToken(sb, tokens[1]!)).status).toBe(200);
+    expect((await accessToken(sb, tokens[100]!)).status).toBe(200);
+    expect((await accessToken(sb, other)).status).toBe(200);
+    sb.issueRefreshToken();
+    expect((await accessToken(sb, tokens[1]!)).body.error).toBe('invalid_grant');
+    expect((await accessToken(sb, tokens[2]!)).status).toBe(200);
+  });
+});
+
+describe('registered redirect URIs', () => {
+  const WEB_URI = 'http://127.0.0.1:52180/oauth2callback';
+  let sb: Sandbox;
+  afterEach(() => sb.close());
+
+  it('a Web application client accepts only its registered URIs, exactly', async () => {
+    sb = await startSandbox({ clientType: 'web', redirectUris: [WEB_URI, 'https://panel.example.com/cb'] });
+    const { challenge } = pkce();
+    for (const uri of [WEB_URI, 'https://panel.example.com/cb']) {
+      const ok = await authorizeUrl(sb, goodParams(challenge, { redirect_uri: uri }));
+      expect(ok.status).toBe(302);
+      expect(ok.headers.get('location')).toMatch(new RegExp(`^${uri.replace(/[.?/]/g, '\\$&')}\\?`));
+    }
+    for (const uri of [
+      'http://127.0.0.1:52181/oauth2callback', // another port
+      'http://localhost:52180/oauth2callback', // another host
+      'http://127.0.0.1:52180/oauth2callback/', // trailing slash
+      'http://127.0.0.1:52180/OAuth2callback', // case of the path
+      'https://127.0.0.1:52180/oauth2callback', // scheme
+      'http://panel.example.com/cb',
+      REDIRECT,
+    ]) {
+      const refused = await authorizeUrl(sb, goodParams(challenge, { redirect_uri: uri }));
+      expect(refused.status, uri).toBe(400);
+      expect(refused.headers.get('location')).toBeNull();
+      expect(await refused.text()).toContain('Error 400: redirect_uri_mismatch');
+    }
+  });
+
+  it('a Desktop app client accepts a loopback address on any port and nothing else', async () => {
+    sb = await startSandbox({ clientType: 'desktop' });
+    const { challenge } = pkce();
+    for (const uri of [
+      'http://127.0.0.1:1/',
+      'http://127.0.0.1:65000/oauth2callback',
+      'http://[::1]:4242/cb',
+      'http://localhost:8080/x',
+      'http://127.0.0.1/',
+    ]) {
+      expect((await authorizeUrl(sb, goodParams(challenge, { redirect_uri: uri }))).status, uri).toBe(302);
+    }
+    for (const uri of [
+      'https://127.0.0.1:8080/',
+      'http://example.com:8080/',
+      'https://panel.example.com/cb',
+    ]) {
+      const refused = await authorizeUrl(sb, goodParams(challenge, { redirect_uri: uri }));
+      expect(refused.status, uri).toBe(400);
+      expect(await refused.text()).toContain('redirect_uri_mismatch');
+    }
+  });
+
+  it('the code exchange refuses an unregistered redirect_uri as well', async () => {
+    sb = await startSandbox({ redirectUris: [WEB_URI] });
+    const { verifier, challenge } = pkce();
+    const res = await authorizeUrl(sb, goodParams(challenge, { redirect_uri: WEB_URI }));
+    const code = new URL(res.headers.get('location')!).searchParams.get('code')!;
+    const wrong = await tokenRequest(sb, codeForm(code, verifier, { redirect_uri: REDIRECT }));
+    expect(wrong).toEqual({
+      status: 400,
+      body: { error: 'redirect_uri_mismatch', error_description: 'Bad Request' },
+    });
+  });
+
+  it('refuses to register what the console refuses', async () => {
+    await expect(startSandbox({ redirectUris: ['http://panel.example.com/cb'] })).rejects.toThrow(/https/);
+    await expect(startSandbox({ redirectUris: ['https://10.0.0.1/cb'] })).rejects.toThrow(/raw IP/);
+    await expect(startSandbox({ redirectUris: ['https://e.example/cb#x'] })).rejects.toThrow(/fragment/);
+    await expect(startSandbox({ clientType: 'desktop', redirectUris: [WEB_URI] })).rejects.toThrow(/Desktop/);
+    sb = await startSandbox();
+  });
+});

@@ -44,6 +44,17 @@ export function sandboxCommand(): Command {
     .addOption(new Option('--latency <ms>', 'delay added to every answer').argParser(wholeNumber))
     .addOption(new Option('--bandwidth <mbit>', 'per-connection bandwidth cap').argParser(wholeNumber))
     .option('--faults <spec>', 'fault rules, e.g. "upload.chunk:reset@3;files.list:503%20"')
+    .addOption(
+      new Option(
+        '--client-type <type>',
+        'OAuth client type: desktop (any loopback redirect URI) or web (only the --redirect-uri ones)',
+      ).choices(['desktop', 'web']),
+    )
+    .option(
+      '--redirect-uri <uri>',
+      'an authorized redirect URI of the (web) OAuth client; repeat for more',
+      (uri: string, list: string[] = []) => [...list, uri],
+    )
     .action(async (options: Record<string, unknown>) => {
       await runSandboxCommand(
         {
@@ -52,6 +63,10 @@ export function sandboxCommand(): Command {
           ...(options.latency === undefined ? {} : { latencyMs: options.latency as number }),
           ...(options.bandwidth === undefined ? {} : { bandwidthMbit: options.bandwidth as number }),
           ...(typeof options.faults === 'string' ? { faults: options.faults } : {}),
+          ...(options.clientType === 'web' || options.clientType === 'desktop'
+            ? { clientType: options.clientType }
+            : {}),
+          ...(Array.isArray(options.redirectUri) ? { redirectUris: options.redirectUri as string[] } : {}),
         },
         process.stdout,
       );

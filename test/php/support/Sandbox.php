@@ -9,6 +9,13 @@ declare(strict_types=1);
  */
 final class Sandbox
 {
+    /**
+     * The Plesk panel's callback, registered as the only redirect URI of the sandbox's "Web
+     * application" OAuth client (the type Plesk's settings page needs): any other URI is
+     * refused with redirect_uri_mismatch, as Google does.
+     */
+    public const CALLBACK_URL = 'https://panel.example.com:8443/modules/gdrive-backup/oauth-callback.php';
+
     /** @var array<string, string> */
     public array $env = [];
 
@@ -25,7 +32,7 @@ final class Sandbox
         $this->dir = PleskTestCase::tempDir('sandbox');
         $bundle = PROJECT_ROOT . '/dist/gdrive-backup.mjs';
         $process = proc_open(
-            [self::node(), $bundle, 'sandbox', '--port', '0', '--dir', $this->dir],
+            [self::node(), $bundle, 'sandbox', '--port', '0', '--dir', $this->dir, '--client-type', 'web', '--redirect-uri', self::CALLBACK_URL],
             [0 => ['file', '/dev/null', 'r'], 1 => ['pipe', 'w'], 2 => ['file', $this->dir . '.log', 'a']],
             $this->pipes,
         );
