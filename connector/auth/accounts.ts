@@ -1,8 +1,20 @@
 /**
- * Connected accounts: per object, the refresh token (secrets store), the account record
- * (state store) and one live OAuth2Client whose DriveHttp every Drive request of that object
- * uses. Access tokens stay in memory: a new process refreshes once, which is cheaper than
- * keeping short-lived bearer tokens on disk.
+ * Connected accounts. Google keeps one grant per Google account and OAuth client: revoking any
+ * of its tokens ends all of them, and it keeps at most 100 live refresh tokens per grant
+ * (shared/reference/google-drive-facts.md). So refresh tokens are kept per Google account, and
+ * objects link to an account:
+ *
+ * - state `account:<object>`: the object's record (e-mail, folder, ...) and `grant`, its link;
+ * - state `grants`: per account, its e-mail and the objects linked to it;
+ * - secrets `grant:<account>`: the account's one refresh token (the stores see opaque keys).
+ *
+ * Every object of one account shares one OAuth2Client, so a refresh or a rotated refresh token
+ * serves them all. A grant is revoked at Google only when its last object goes (the caller
+ * does it with the token forget()/save() hand back). Access tokens stay in memory: a new
+ * process refreshes once, which is cheaper than keeping short-lived bearer tokens on disk.
+ *
+ * Data dirs written before this kept `refresh-token:<object>` per object; such an object is
+ * moved onto its account the first time its token is read.
  */
 import type { Credentials, OAuth2Client } from 'google-auth-library';
 import type { Keyv } from 'keyv';
@@ -21,6 +33,8 @@ export interface AccountRecord {
   /** The object's own root folder setting; absent = config.rootFolder. */
   folder?: string;
   connectedAt: string;
+  /** The Google account (grant) the object uses: the key of its refresh token. */
+  grant?: string;
 }
 
 export interface AccountsDeps {
@@ -31,51 +45,112 @@ export interface AccountsDeps {
   counter: RequestCounter;
 }
 
-const tokenKey = (object: ObjectRef) => `refresh-token:${formatObjectRef(object)}`;
-const accountKey = (object: ObjectRef) => `account:${formatObjectRef(object)}`;
+interface GrantEntry {
+  email: string;
+  /** Objects linked to this account, as formatObjectRef writes them. */
+  objects: string[];
+  /**
+   * An object connected by an older version was moved here: other objects of that version may
+   * still hold their own token of this grant unseen, so the grant is never revoked for them.
+   */
+  legacy?: boolean;
+}
+
+type GrantIndex = Record<string, GrantEntry>;
+
+const GRANTS_KEY = 'grants';
+const accountKey = (object: string) => `account:${object}`;
+const grantTokenKey = (grant: string) => `grant:${grant}`;
+const legacyTokenKey = (object: string) => `refresh-token:${object}`;
+
+/** The account key of an e-mail: Google treats addresses case-insensitively. */
+export function grantIdFor(email: string): string {
+  return email.trim().toLowerCase();
+}
 
 interface Session {
-  client: OAuth2Client;
   http: DriveHttp;
+  client: OAuth2Client;
 }
 
 export class Accounts {
+  /** One live client per account, shared by its objects. */
+  private readonly clients = new Map<string, OAuth2Client>();
   private readonly sessions = new Map<string, Promise<Session>>();
+  /** Link changes (connect, disconnect, migration) one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: AccountsDeps) {}
 
+  /** The refresh token of the object's account; undefined when not connected. */
   async refreshToken(object: ObjectRef): Promise<string | undefined> {
-    const token: unknown = await secretsCall(() => this.deps.secrets.get(tokenKey(object)));
-    return typeof token === 'string' && token !== '' ? token : undefined;
+    const grant = await this.grantOf(formatObjectRef(object));
+    return grant === undefined ? undefined : this.grantToken(grant);
   }
 
   async record(object: ObjectRef): Promise<AccountRecord | undefined> {
-    return (await this.deps.state.get<AccountRecord>(accountKey(object))) ?? undefined;
+    return (await this.deps.state.get<AccountRecord>(accountKey(formatObjectRef(object)))) ?? undefined;
   }
 
   async isConnected(object: ObjectRef): Promise<boolean> {
     return (await this.refreshToken(object)) !== undefined;
   }
 
-  /** Stores a new connection; `credentials` (the fresh access token) seed the live client. */
-  async save(
+  /** The objects linked to the same Google account as `object` (itself included). */
+  async objectsSharing(object: ObjectRef): Promise<string[]> {
+    const grant = await this.grantOf(formatObjectRef(object));
+    if (grant === undefined) return [];
+    return [...((await this.index())[grant]?.objects ?? [])];
+  }
+
+  /**
+   * Links `object` to the account of `record.email` with a new consent's tokens. The account's
+   * stored refresh token is replaced, never revoked: revoking it would end the new one too.
+   * Returns the refresh token of an account the object left and no object uses any more: the
+   * caller revokes it at Google.
+   */
+  save(
     object: ObjectRef,
     credentials: Credentials & { refresh_token: string },
     record: AccountRecord,
-  ): Promise<void> {
-    this.sessions.delete(formatObjectRef(object));
-    await this.storeToken(object, credentials.refresh_token);
-    await this.deps.state.set(accountKey(object), record);
-    this.sessions.set(formatObjectRef(object), Promise.resolve(this.newSession(object, credentials)));
+  ): Promise<string | undefined> {
+    const name = formatObjectRef(object);
+    return this.exclusive(async () => {
+      await this.migrate(name);
+      const grant = grantIdFor(record.email);
+      const previous = await this.linkOf(name);
+      await this.secretsCall(() => this.deps.secrets.set(grantTokenKey(grant), credentials.refresh_token));
+      const index = await this.index();
+      const entry = index[grant] ?? { email: record.email, objects: [] };
+      index[grant] = { ...entry, email: record.email, objects: [...new Set([...entry.objects, name])] };
+      await this.deps.state.set(GRANTS_KEY, index);
+      await this.deps.state.set(accountKey(name), { ...record, grant });
+      const orphaned =
+        previous !== undefined && previous !== grant ? await this.unlink(name, previous) : undefined;
+      // Every object of the account follows the new token; its client is seeded with the
+      // fresh access token.
+      this.dropGrant(grant);
+      this.clients.set(grant, this.newClient(grant, credentials));
+      return orphaned;
+    });
   }
 
-  async forget(object: ObjectRef): Promise<void> {
-    this.sessions.delete(formatObjectRef(object));
-    await this.deps.secrets.delete(tokenKey(object));
-    await this.deps.state.delete(accountKey(object));
+  /**
+   * Unlinks `object` from its account and forgets its record. Returns the account's refresh
+   * token when no object uses it any more: the caller revokes it at Google.
+   */
+  forget(object: ObjectRef): Promise<string | undefined> {
+    const name = formatObjectRef(object);
+    return this.exclusive(async () => {
+      await this.migrate(name);
+      const grant = await this.linkOf(name);
+      await this.deps.state.delete(accountKey(name));
+      this.sessions.delete(name);
+      return grant === undefined ? undefined : this.unlink(name, grant);
+    });
   }
 
-  /** The object's authenticated client; not_connected when no refresh token is stored. */
+  /** The object's authenticated client; not_connected when its account has no refresh token. */
   async clientFor(object: ObjectRef): Promise<OAuth2Client> {
     return (await this.session(object)).client;
   }
@@ -84,57 +159,169 @@ export class Accounts {
     return (await this.session(object)).http;
   }
 
+  // --- links
+
+  /** The object's account, after moving an object of an older version onto one. */
+  private async grantOf(name: string): Promise<string | undefined> {
+    const linked = await this.linkOf(name);
+    if (linked !== undefined) return linked;
+    const legacy = await this.secretsCall(() => this.deps.secrets.get(legacyTokenKey(name)));
+    if (typeof legacy !== 'string' || legacy === '') return undefined;
+    return this.exclusive(() => this.migrate(name));
+  }
+
+  private async linkOf(name: string): Promise<string | undefined> {
+    const record = await this.deps.state.get<AccountRecord>(accountKey(name));
+    return typeof record?.grant === 'string' && record.grant !== '' ? record.grant : undefined;
+  }
+
+  /**
+   * Moves an object with its own `refresh-token:<object>` onto its account (run inside
+   * exclusive()). When the account already has a token, that one stays: both belong to the same
+   * grant, and revoking the other would end both. Order: token, index, record, then the old
+   * entry, so a crash part-way leaves something that still works and is migrated again.
+   */
+  private async migrate(name: string): Promise<string | undefined> {
+    const linked = await this.linkOf(name);
+    if (linked !== undefined) return linked;
+    const legacy = await this.secretsCall(() => this.deps.secrets.get(legacyTokenKey(name)));
+    if (typeof legacy !== 'string' || legacy === '') return undefined;
+    const record = await this.deps.state.get<AccountRecord>(accountKey(name));
+    const email = record?.email ?? '';
+    const grant = email === '' ? `object:${name}` : grantIdFor(email);
+    if ((await this.grantToken(grant)) === undefined) {
+      await this.secretsCall(() => this.deps.secrets.set(grantTokenKey(grant), legacy));
+    }
+    const index = await this.index();
+    const entry = index[grant] ?? { email, objects: [] };
+    index[grant] = { ...entry, objects: [...new Set([...entry.objects, name])], legacy: true };
+    await this.deps.state.set(GRANTS_KEY, index);
+    await this.deps.state.set(accountKey(name), {
+      email,
+      connectedAt: new Date().toISOString(),
+      ...record,
+      grant,
+    } satisfies AccountRecord);
+    await this.secretsCall(() => this.deps.secrets.delete(legacyTokenKey(name)));
+    this.deps.log.info('moved a connection onto its Google account', { object: name, account: email });
+    return grant;
+  }
+
+  /**
+   * Takes `name` off `grant` (inside exclusive()). When no other object links to it, the
+   * account and its token are forgotten and the token is returned for revocation, unless
+   * objects of an older version may still use it unseen.
+   */
+  private async unlink(name: string, grant: string): Promise<string | undefined> {
+    const index = await this.index();
+    const entry = index[grant];
+    const others: string[] = [];
+    // The records are the truth: an index entry whose record links elsewhere is stale.
+    for (const other of entry?.objects ?? []) {
+      if (other !== name && (await this.linkOf(other)) === grant) others.push(other);
+    }
+    if (entry && others.length > 0) {
+      index[grant] = { ...entry, objects: others };
+      await this.deps.state.set(GRANTS_KEY, index);
+      return undefined;
+    }
+    const token = await this.grantToken(grant);
+    delete index[grant];
+    await this.deps.state.set(GRANTS_KEY, index);
+    await this.secretsCall(() => this.deps.secrets.delete(grantTokenKey(grant)));
+    this.dropGrant(grant);
+    if (entry?.legacy) {
+      this.deps.log.warn('not revoking the Google grant: objects connected by an older version may use it', {
+        object: name,
+      });
+      return undefined;
+    }
+    return token;
+  }
+
+  private async index(): Promise<GrantIndex> {
+    const index = await this.deps.state.get<GrantIndex>(GRANTS_KEY);
+    return index && typeof index === 'object' ? { ...index } : {};
+  }
+
+  private async grantToken(grant: string): Promise<string | undefined> {
+    const token: unknown = await this.secretsCall(() => this.deps.secrets.get(grantTokenKey(grant)));
+    return typeof token === 'string' && token !== '' ? token : undefined;
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  // --- live clients
+
   private session(object: ObjectRef): Promise<Session> {
-    const key = formatObjectRef(object);
-    let session = this.sessions.get(key);
+    const name = formatObjectRef(object);
+    let session = this.sessions.get(name);
     if (!session) {
-      session = this.openSession(object);
-      this.sessions.set(key, session);
+      session = this.openSession(name);
+      this.sessions.set(name, session);
       // A failed open (not connected yet) must not stick: the next call looks again.
       session.catch(() => {
-        if (this.sessions.get(key) === session) this.sessions.delete(key);
+        if (this.sessions.get(name) === session) this.sessions.delete(name);
       });
     }
     return session;
   }
 
-  private async openSession(object: ObjectRef): Promise<Session> {
-    const name = formatObjectRef(object);
-    const refreshToken = await this.refreshToken(object);
-    if (refreshToken === undefined) throw new GdriveBackupError('not_connected', { object: name });
-    return this.newSession(object, { refresh_token: refreshToken });
-  }
-
-  private newSession(object: ObjectRef, credentials: Credentials & { refresh_token: string }): Session {
-    const name = formatObjectRef(object);
-    const refreshToken = credentials.refresh_token;
-    const client = newOAuthClient(this.deps.config, this.deps.counter);
-    client.setCredentials(credentials);
-    client.on('tokens', (tokens) => {
-      // Google may rotate the refresh token; the access token stays in memory only.
-      if (tokens.refresh_token && tokens.refresh_token !== refreshToken) {
-        this.storeToken(object, tokens.refresh_token).catch((error: unknown) =>
-          this.deps.log.error('could not store the rotated refresh token', {
-            object: name,
-            detail: (error as Error).message,
-          }),
-        );
-      }
-    });
+  private async openSession(name: string): Promise<Session> {
+    const grant = await this.grantOf(name);
+    const refreshToken = grant === undefined ? undefined : await this.grantToken(grant);
+    if (grant === undefined || refreshToken === undefined) {
+      throw new GdriveBackupError('not_connected', { object: name });
+    }
+    let client = this.clients.get(grant);
+    if (!client) {
+      client = this.newClient(grant, { refresh_token: refreshToken });
+      this.clients.set(grant, client);
+    }
     return { client, http: new AuthorizedHttp(client, name) };
   }
 
-  private async storeToken(object: ObjectRef, refreshToken: string): Promise<void> {
-    await secretsCall(() => this.deps.secrets.set(tokenKey(object), refreshToken));
+  /**
+   * Retires the account's live client. Object sessions are cheap to open again (two store
+   * reads), so all of them go rather than tracking which ones still open on it.
+   */
+  private dropGrant(grant: string): void {
+    this.clients.delete(grant);
+    this.sessions.clear();
   }
-}
 
-/** Runs a secrets-store call; a failure of the store itself becomes secrets_unavailable. */
-async function secretsCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof GdriveBackupError) throw error;
-    throw new GdriveBackupError('secrets_unavailable', { detail: (error as Error).message });
+  private newClient(grant: string, credentials: Credentials & { refresh_token: string }): OAuth2Client {
+    let refreshToken = credentials.refresh_token;
+    const client = newOAuthClient(this.deps.config, this.deps.counter);
+    client.setCredentials(credentials);
+    client.on('tokens', (tokens) => {
+      // Google may rotate the refresh token; the access token stays in memory only. A retired
+      // client (account forgotten or reconnected) stores nothing.
+      if (this.clients.get(grant) !== client) return;
+      if (tokens.refresh_token && tokens.refresh_token !== refreshToken) {
+        refreshToken = tokens.refresh_token;
+        this.secretsCall(() => this.deps.secrets.set(grantTokenKey(grant), tokens.refresh_token)).catch(
+          (error: unknown) =>
+            this.deps.log.error('could not store the rotated refresh token', {
+              detail: (error as Error).message,
+            }),
+        );
+      }
+    });
+    return client;
+  }
+
+  /** Runs a secrets-store call; a failure of the store itself becomes secrets_unavailable. */
+  private async secretsCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof GdriveBackupError) throw error;
+      throw new GdriveBackupError('secrets_unavailable', { detail: (error as Error).message });
+    }
   }
 }

@@ -122,7 +122,9 @@ export class OAuthFlow implements OAuthOperations {
     client.setCredentials(tokens);
     const api = new DriveApi(new AuthorizedHttp(client, name), this.deps.pacer, config, log, name);
     const email = await api.email();
-    await this.deps.accounts.save(
+    // A new consent for an account already linked replaces its token (revoking the old one
+    // would end the new one too); an account the object left without other objects is revoked.
+    const orphaned = await this.deps.accounts.save(
       object,
       { ...tokens, refresh_token: tokens.refresh_token },
       {
@@ -132,38 +134,45 @@ export class OAuthFlow implements OAuthOperations {
         ...(pending.folder ? { folder: pending.folder } : {}),
       },
     );
+    if (orphaned !== undefined) await this.revokeAtGoogle(orphaned, name);
     await this.deps.onAccountChanged?.(object);
     log.info('Google Drive connected', { object: name, email });
     return { email };
   }
 
+  /**
+   * Unlinks the object from its Google account; the grant is revoked at Google only when no
+   * other object uses that account (revoking any token ends every token of the grant).
+   */
   async disconnect(object: ObjectRef): Promise<void> {
     const name = formatObjectRef(object);
-    const token = await this.deps.accounts.refreshToken(object);
-    if (token !== undefined && this.deps.config.clientId && this.deps.config.clientSecret) {
-      try {
-        const client = newOAuthClient(this.deps.config, this.deps.counter);
-        // In the form body, not in the query as OAuth2Client.revokeToken() puts it: a URL
-        // travels into network error messages, and from there into logs.
-        await this.deps.pacer.run('oauth.revoke', { object: name }, () =>
-          client.transporter.request({
-            url: this.deps.config.oauthRevokeUrl,
-            method: 'POST',
-            data: new URLSearchParams({ token }),
-            headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          }),
-        );
-      } catch (error) {
-        // Forgetting the token locally is what the admin asked for; Google drops unused grants.
-        this.deps.log.warn('could not revoke the token at Google; forgetting it anyway', {
-          object: name,
-          detail: error instanceof GdriveBackupError ? error.code : 'request failed',
-        });
-      }
-    }
-    await this.deps.accounts.forget(object);
+    const orphaned = await this.deps.accounts.forget(object);
+    if (orphaned !== undefined) await this.revokeAtGoogle(orphaned, name);
     await this.deps.onAccountChanged?.(object);
-    this.deps.log.info('Google Drive disconnected', { object: name });
+    this.deps.log.info('Google Drive disconnected', { object: name, revoked: orphaned !== undefined });
+  }
+
+  /** Best effort: the token is forgotten here anyway, and Google drops unused grants. */
+  private async revokeAtGoogle(token: string, name: string): Promise<void> {
+    if (!this.deps.config.clientId || !this.deps.config.clientSecret) return;
+    try {
+      const client = newOAuthClient(this.deps.config, this.deps.counter);
+      // In the form body, not in the query as OAuth2Client.revokeToken() puts it: a URL
+      // travels into network error messages, and from there into logs.
+      await this.deps.pacer.run('oauth.revoke', { object: name }, () =>
+        client.transporter.request({
+          url: this.deps.config.oauthRevokeUrl,
+          method: 'POST',
+          data: new URLSearchParams({ token }),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+      );
+    } catch (error) {
+      this.deps.log.warn('could not revoke the token at Google; forgetting it anyway', {
+        object: name,
+        detail: error instanceof GdriveBackupError ? error.code : 'request failed',
+      });
+    }
   }
 
   /** The pending consent of `state`, consumed; oauth_state_invalid for anything else. */

@@ -117,7 +117,7 @@ describe('createConnector', () => {
     try {
       expect(existsSync(join(env.dataDir, 'secrets.json'))).toBe(false);
       const stored = JSON.parse(await readFile(settings, 'utf8')) as Record<string, string>;
-      expect(Object.values(stored)).toContain('["secrets:refresh-token:server"]');
+      expect(Object.values(stored)).toContain('["secrets:grant:admin@example.com"]');
       expect(Object.values(stored).filter((value) => value.startsWith('$AES-128-CBC$'))).toHaveLength(1);
       await env.reopen();
       expect(await env.transport.account()).toMatchObject({ connected: true, email: 'admin@example.com' });

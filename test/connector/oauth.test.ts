@@ -33,13 +33,13 @@ async function failure(promise: Promise<unknown>): Promise<GdriveBackupError> {
   return outcome;
 }
 
-/** The refresh token as stored, read the way only the key holder can. */
-async function storedRefreshToken(dataDir: string, object = 'server'): Promise<string> {
+/** The refresh token stored under `key` (an account's), read the way only the key holder can. */
+async function storedRefreshToken(dataDir: string, key = 'grant:admin@example.com'): Promise<string> {
   const cipher = await SecretCipher.fromKeyFile(join(dataDir, 'secrets.key'));
   const file = JSON.parse(await readFile(join(dataDir, 'secrets.json'), 'utf8')) as {
     cache: Array<[string, { value: string }]>;
   };
-  const entry = file.cache.find(([key]) => key === `secrets:refresh-token:${object}`);
+  const entry = file.cache.find(([stored]) => stored === `secrets:${key}`);
   if (!entry) throw new Error('no stored refresh token');
   return (JSON.parse(cipher.open(entry[1].value)) as { value: string }).value;
 }
