@@ -26,6 +26,10 @@ export interface Config {
   oauthAuthUrl: string;
   oauthTokenUrl: string;
   oauthRevokeUrl: string;
+  /** Type of the OAuth client in Google Cloud console; decides connect's default port. */
+  clientType: 'web' | 'desktop';
+  /** Loopback port of `connect`'s redirect listener; 0 = any free port (Desktop app clients). */
+  connectPort: number;
   /** 'drive.file' (default, non-sensitive) or 'drive' (full access, restricted scope). */
   scope: 'drive.file' | 'drive';
   /** Bytes per resumable-upload PUT; a multiple of 256 KiB. */
@@ -140,6 +144,13 @@ const listen: Parser<string> = (raw) => {
 
 const MIB = 1024 * 1024;
 
+/**
+ * `connect`'s fixed loopback port: a "Web application" client accepts only registered redirect
+ * URIs, so the port must be known in advance (register http://127.0.0.1:28373/oauth2callback).
+ * Below Linux's ephemeral range (32768-60999), so an outgoing connection never holds it.
+ */
+export const DEFAULT_CONNECT_PORT = 28373;
+
 /** The table. Order here is the order of `--help` and of the README. */
 export const SETTINGS = [
   {
@@ -158,7 +169,7 @@ export const SETTINGS = [
     default: () => '',
     parse: str,
     accepts: 'an OAuth client id from Google Cloud console',
-    help: 'OAuth2 client id of your Google Cloud project (type "Web application")',
+    help: 'OAuth2 client id of your Google Cloud project (type "Web application"; "Desktop app" serves the CLI only)',
   },
   {
     key: 'clientSecret',
@@ -169,6 +180,24 @@ export const SETTINGS = [
     accepts: 'the OAuth client secret',
     help: 'OAuth2 client secret of that client',
     secret: true,
+  },
+  {
+    key: 'clientType',
+    env: 'GDRIVE_CLIENT_TYPE',
+    flag: '--client-type',
+    default: () => 'web' as const,
+    parse: oneOf('web', 'desktop'),
+    accepts: 'web or desktop',
+    help: 'Type of that OAuth client: web (Plesk and connect on the registered port) or desktop (connect only, any port)',
+  },
+  {
+    key: 'connectPort',
+    env: 'GDRIVE_CONNECT_PORT',
+    flag: '--connect-port',
+    default: (partial: Partial<Config>) => (partial.clientType === 'desktop' ? 0 : DEFAULT_CONNECT_PORT),
+    parse: int(0, 65535),
+    accepts: 'a TCP port, 0 = any free port',
+    help: `Loopback port of connect's redirect listener; a web client must list http://127.0.0.1:<port>/oauth2callback (default ${DEFAULT_CONNECT_PORT}, 0 for desktop)`,
   },
   {
     key: 'apiRoot',

@@ -74,6 +74,18 @@ export const ERRORS = {
     message:
       'Google refused the sign-in code ({reason}): check the OAuth client id, secret and redirect URI, then connect again.',
   },
+  connect_port_unavailable: {
+    status: 409,
+    retryable: false,
+    message:
+      'The loopback port {port} for Google\'s answer cannot be used ({reason}): free it, or pick another with --port and register http://127.0.0.1:<port>/oauth2callback for the OAuth client, or run connect --headless.',
+  },
+  connect_no_answer: {
+    status: 400,
+    retryable: false,
+    message:
+      'No answer from Google reached connect: run connect again, allow access, and paste the whole address the browser ended on (it starts with {redirectUri}).',
+  },
   not_found: { status: 404, retryable: false, message: 'There is no "{path}" on Google Drive.' },
   not_a_directory: { status: 409, retryable: false, message: '"{path}" is a file, not a directory.' },
   is_a_directory: { status: 409, retryable: false, message: '"{path}" is a directory, not a file.' },

@@ -1,7 +1,7 @@
 // The loopback listener of `connect`: Google's answer reaches finish() as OAuthFinishInput,
 // code or error, and the browser gets a page saying how it went.
 import { expect, it } from 'vitest';
-import { startLoopbackCallback } from '../../connector/cli/oauth-loopback.js';
+import { parsePastedAddress, startLoopbackCallback } from '../../connector/cli/oauth-loopback.js';
 import type { OAuthFinishInput } from '../../connector/transport/types.js';
 
 it('hands code or error to finish() and answers the browser', async () => {
@@ -32,5 +32,20 @@ it('hands code or error to finish() and answers the browser', async () => {
     } finally {
       await callback.close();
     }
+  }
+});
+
+it('finds the answer in a pasted address, or in its query alone', () => {
+  const address = 'http://127.0.0.1:28373/oauth2callback?state=s1&code=4/abc&scope=x';
+  expect(parsePastedAddress(address)).toEqual({ state: 's1', code: '4/abc' });
+  expect(parsePastedAddress(` <${address}> `)).toEqual({ state: 's1', code: '4/abc' });
+  expect(parsePastedAddress(`'${address}#frag'`)).toEqual({ state: 's1', code: '4/abc' });
+  expect(parsePastedAddress('state=s1&code=4%2Fabc')).toEqual({ state: 's1', code: '4/abc' });
+  expect(parsePastedAddress('http://127.0.0.1:28373/oauth2callback?state=s1&error=access_denied')).toEqual({
+    state: 's1',
+    error: 'access_denied',
+  });
+  for (const noise of ['', 'yes', 'http://127.0.0.1:28373/oauth2callback', '?code=only-a-code']) {
+    expect(parsePastedAddress(noise)).toBeNull();
   }
 });

@@ -1,9 +1,11 @@
 /** `connect`, `disconnect`, `status`: the object's Google account. */
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
+import { DEFAULT_CONNECT_PORT } from '../../config/config.js';
 import { formatObjectRef } from '../../transport/object-ref.js';
 import { formatBytes } from '../format.js';
-import { connectThroughLoopback } from '../oauth-loopback.js';
+import { connectThroughLoopback, loopbackRedirectUri } from '../oauth-loopback.js';
 import { addConfigOptions, wholeNumber, withBackend } from '../options.js';
 
 /** The state the connector hands out lives 10 minutes; waiting longer cannot succeed. */
@@ -21,42 +23,92 @@ function openBrowser(url: string): void {
   }
 }
 
+/** No browser on this machine: an SSH session, or Linux without a graphical display. */
+function looksHeadless(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.SSH_CONNECTION || env.SSH_TTY) return true;
+  return process.platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY;
+}
+
 export function connectCommand(): Command {
   const command = new Command('connect')
     .description(
-      'Connect a Google account: prints the consent URL, waits for Google on a loopback address, prints the e-mail',
+      `Connect a Google account: prints the consent URL and takes Google's answer on http://127.0.0.1:<port>/oauth2callback (default port ${DEFAULT_CONNECT_PORT}), or as the pasted address the browser ended on`,
     )
     .addOption(
-      new Option('--port <port>', 'loopback port of the redirect listener (0 = any free port)')
-        .argParser(wholeNumber)
-        .default(0),
+      new Option(
+        '--port <port>',
+        `loopback port of the redirect URI (default ${DEFAULT_CONNECT_PORT}; 0 = any free port, Desktop app clients only)`,
+      ).argParser(wholeNumber),
     )
     .option('--name <name>', "the object's folder name (domain name, login); default: its id")
     .option(
       '--folder <folder>',
       "the object's own root folder: a path in My Drive, id:<folderId> or drive:<sharedDriveId>[/path]",
     )
+    .option(
+      '--headless',
+      'the browser is on another machine: paste the address it ended on (default when there is no display or over SSH)',
+    )
     .option('--browser', 'also try to open the URL in a browser on this machine')
-    .option('--no-browser', 'only print the URL (default)');
-  addConfigOptions(command, ['clientId', 'clientSecret', 'scope', 'rootFolder']);
+    .option('--no-browser', 'only print the URL (default)')
+    .addHelpText(
+      'after',
+      `
+A "Web application" OAuth client must list the redirect URI ${loopbackRedirectUri(DEFAULT_CONNECT_PORT)}
+(or the one of --port) under "Authorized redirect URIs"; a "Desktop app" client (--client-type desktop)
+takes any port. Over SSH, either paste the address the browser ended on (it cannot load it; that is
+expected), or forward the port: ssh -L ${DEFAULT_CONNECT_PORT}:127.0.0.1:${DEFAULT_CONNECT_PORT} <server>.
+
+Examples:
+  gdrive-backup connect
+  gdrive-backup connect --headless --object subscription:12 --name example.com
+  gdrive-backup connect --client-type desktop --port 0`,
+    );
+  addConfigOptions(command, ['clientId', 'clientSecret', 'clientType', 'scope', 'rootFolder']);
   return command.action(async (options: Record<string, unknown>) => {
-    await withBackend(options, async (backend, object) => {
-      const { email } = await connectThroughLoopback(
-        backend,
-        object,
-        {
-          port: options.port as number,
-          timeoutMs: CONSENT_WAIT_MS,
-          ...(typeof options.name === 'string' ? { name: options.name } : {}),
-          ...(typeof options.folder === 'string' ? { folder: options.folder } : {}),
-        },
-        async (url, redirectUri) => {
-          process.stdout.write(`Open this address in a browser and allow access to Google Drive:\n${url}\n`);
-          process.stdout.write(`Waiting for Google's answer on ${redirectUri} ...\n`);
-          if (options.browser === true) openBrowser(url);
-        },
-      );
-      process.stdout.write(`Connected ${formatObjectRef(object)} to Google Drive as ${email}\n`);
+    await withBackend(options, async (backend, object, config) => {
+      const port = typeof options.port === 'number' ? options.port : config.connectPort;
+      const headless = options.headless === true || looksHeadless();
+      const out = (text: string) => process.stdout.write(`${text}\n`);
+      // A pasted address is taken in both modes; in headless mode it is the way back.
+      const lines = createInterface({ input: process.stdin, terminal: false });
+      try {
+        const { email } = await connectThroughLoopback(
+          backend,
+          object,
+          {
+            port,
+            headless,
+            pasted: lines,
+            notice: out,
+            timeoutMs: CONSENT_WAIT_MS,
+            ...(typeof options.name === 'string' ? { name: options.name } : {}),
+            ...(typeof options.folder === 'string' ? { folder: options.folder } : {}),
+          },
+          async (url, redirectUri) => {
+            out(
+              config.clientType === 'web'
+                ? `Redirect URI (list it for your "Web application" OAuth client): ${redirectUri}`
+                : `Redirect URI (a "Desktop app" OAuth client takes any loopback port): ${redirectUri}`,
+            );
+            out('Open this address in a browser and allow access to Google Drive:');
+            out(url);
+            if (headless) {
+              out(
+                `The browser then goes to ${redirectUri}?... which it cannot load when it runs on another machine: copy that whole address from its address bar and paste it here.`,
+              );
+            } else {
+              out(
+                `Waiting for Google's answer on ${redirectUri} (or paste the address the browser ended on) ...`,
+              );
+              if (options.browser === true) openBrowser(url);
+            }
+          },
+        );
+        out(`Connected ${formatObjectRef(object)} to Google Drive as ${email}`);
+      } finally {
+        lines.close();
+      }
     });
   });
 }
