@@ -78,7 +78,7 @@ export const ERRORS = {
     status: 409,
     retryable: false,
     message:
-      'The loopback port {port} for Google\'s answer cannot be used ({reason}): free it, or pick another with --port and register http://127.0.0.1:<port>/oauth2callback for the OAuth client, or run connect --headless.',
+      "The loopback port {port} for Google's answer cannot be used ({reason}): free it, or pick another with --port and register http://127.0.0.1:<port>/oauth2callback for the OAuth client, or run connect --headless.",
   },
   connect_no_answer: {
     status: 400,
