@@ -63,9 +63,13 @@ const accountKey = (object: string) => `account:${object}`;
 const grantTokenKey = (grant: string) => `grant:${grant}`;
 const legacyTokenKey = (object: string) => `refresh-token:${object}`;
 
-/** The account key of an e-mail: Google treats addresses case-insensitively. */
-export function grantIdFor(email: string): string {
-  return email.trim().toLowerCase();
+/**
+ * The account key: the e-mail, as Google treats addresses, case-insensitively. Without an
+ * e-mail (Drive named none) the object keeps a grant of its own.
+ */
+export function grantIdFor(email: string, object: string): string {
+  const address = email.trim().toLowerCase();
+  return address === '' ? `object:${object}` : address;
 }
 
 interface Session {
@@ -117,7 +121,7 @@ export class Accounts {
     const name = formatObjectRef(object);
     return this.exclusive(async () => {
       await this.migrate(name);
-      const grant = grantIdFor(record.email);
+      const grant = grantIdFor(record.email, name);
       const previous = await this.linkOf(name);
       await this.secretsCall(() => this.deps.secrets.set(grantTokenKey(grant), credentials.refresh_token));
       const index = await this.index();
@@ -188,7 +192,7 @@ export class Accounts {
     if (typeof legacy !== 'string' || legacy === '') return undefined;
     const record = await this.deps.state.get<AccountRecord>(accountKey(name));
     const email = record?.email ?? '';
-    const grant = email === '' ? `object:${name}` : grantIdFor(email);
+    const grant = grantIdFor(email, name);
     if ((await this.grantToken(grant)) === undefined) {
       await this.secretsCall(() => this.deps.secrets.set(grantTokenKey(grant), legacy));
     }
