@@ -164,3 +164,36 @@ describe('connect --headless with a Web application client', () => {
     );
   });
 });
+
+describe('connect with a Desktop app client', () => {
+  it('listens on any free port, and the browser on this machine brings the answer back', async () => {
+    const desktop = await startSandbox({ clientType: 'desktop' });
+    const dataDir = join(root, 'desktop-data');
+    const run = spawn(process.execPath, ['dist/gdrive-backup.mjs', 'connect', '--client-type', 'desktop'], {
+      env: { ...env, ...desktop.env, GDRIVE_BACKUP_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const lines: string[] = [];
+      const consentUrl = await new Promise<string>((resolve, reject) => {
+        createInterface({ input: run.stdout! }).on('line', (line) => {
+          lines.push(line);
+          if (/^https?:\/\//.test(line)) resolve(line);
+        });
+        run.once('exit', (code) => reject(new Error(`connect exited ${code}: ${lines.join('\n')}`)));
+      });
+      const exited = once(run, 'exit');
+      const redirect = lines.find((l) => l.startsWith('Redirect URI'))!;
+      expect(redirect).toContain('"Desktop app" OAuth client takes any loopback port');
+      expect(redirect).not.toContain(':28373/');
+      // The consent page redirects the browser to connect's own listener.
+      const page = await fetch(consentUrl);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('Connected as admin@example.com');
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      run.kill();
+      await desktop.close();
+    }
+  });
+});
