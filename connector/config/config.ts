@@ -40,10 +40,8 @@ export interface Config {
   exchangeDirs: string[];
   /** '' for the embedded file store, or `redis://...`. */
   storeUrl: string;
-  /** Where refresh tokens live: the embedded encrypted file, or Plesk's Key-Value Storage. */
-  secretsStore: 'file' | 'plesk';
-  /** Command that runs the extension's kv script (JSON over stdin/stdout). */
-  pleskKvCommand: string;
+  /** Where refresh tokens live: the embedded encrypted file, or the client's copy held in memory. */
+  secretsStore: 'file' | 'client';
   socketPath: string;
   /** 'host:port' on loopback instead of the unix socket; '' to use the socket. */
   listen: string;
@@ -278,18 +276,9 @@ export const SETTINGS = [
     env: 'GDRIVE_SECRETS_STORE',
     flag: '--secrets-store',
     default: () => 'file' as const,
-    parse: oneOf('file', 'plesk'),
-    accepts: 'file or plesk',
-    help: "file: AES-256-GCM file in the data dir; plesk: Plesk's encrypted Key-Value Storage",
-  },
-  {
-    key: 'pleskKvCommand',
-    env: 'GDRIVE_PLESK_KV_COMMAND',
-    flag: '--plesk-kv-command',
-    default: () => 'plesk ext gdrive-backup kv',
-    parse: str,
-    accepts: 'a command line',
-    help: "Command that runs the extension's Key-Value Storage bridge script",
+    parse: oneOf('file', 'client'),
+    accepts: 'file or client',
+    help: "file: AES-256-GCM file in the data dir; client: memory only, loaded and kept by the client over the HTTP API (the Plesk extension keeps them in Plesk's encrypted Key-Value Storage)",
   },
   {
     key: 'socketPath',
