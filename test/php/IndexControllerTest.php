@@ -48,7 +48,7 @@ final class IndexControllerTest extends PleskTestCase
         $controller = self::post(['clientId' => ' 123.apps.googleusercontent.com ', 'clientSecret' => $secret,
             'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/oauth-callback.php']);
         self::assertSame('/modules/gdrive-backup/', $controller->redirectedTo);
-        self::assertSame([['info', 'The OAuth client is saved.']], $controller->status->messages);
+        self::assertSame([['info', 'The OAuth client is saved.']], pm_View_Status::$messages);
         self::assertSame('123.apps.googleusercontent.com', Modules_GdriveBackup_Settings::clientId());
         self::assertSame($secret, Modules_GdriveBackup_Settings::clientSecret());
         self::assertStringNotContainsString($secret, (string) file_get_contents($this->settingsFile));
