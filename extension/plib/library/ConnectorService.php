@@ -55,6 +55,12 @@ final class Modules_GdriveBackup_ConnectorService
         );
     }
 
+    /** @return array<string, string> what the service and the CLI get in their environment */
+    public function environment(): array
+    {
+        return $this->env;
+    }
+
     public function socketPath(): string
     {
         return $this->dataDir . '/connector.sock';

@@ -28,7 +28,7 @@ abstract class EndToEndCase extends TestCase
         // What the server administrator does once on the extension page.
         pm_Settings::set('client-id', self::$sandbox->env['GDRIVE_CLIENT_ID']);
         pm_Settings::setEncrypted('client-secret', self::$sandbox->env['GDRIVE_CLIENT_SECRET']);
-        pm_Settings::set('callback-url', 'https://panel.example.com:8443/modules/gdrive-backup/oauth-callback.php');
+        pm_Settings::set('callback-url', 'https://panel.example.com:8443/modules/gdrive-backup/public/oauth-callback.php');
         // Where this checkout keeps what the package puts in plib/connector/.
         pm_Settings::set('connector-bundle', PROJECT_ROOT . '/dist/gdrive-backup.mjs');
         pm_Settings::set('node-binary', Sandbox::node());
