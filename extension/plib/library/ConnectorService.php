@@ -45,7 +45,10 @@ final class Modules_GdriveBackup_ConnectorService
         ], static fn (string $value): bool => $value !== '');
         $dataDir = rtrim((string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/');
         // Plesk's dump and temp dirs, and the spool dir of LocalFileAccess.
-        $env['GDRIVE_EXCHANGE_DIRS'] = implode(':', [...(new Modules_GdriveBackup_PleskDirs())->exchangeDirs(), $dataDir . '/spool']);
+        $env['GDRIVE_EXCHANGE_DIRS'] = implode(':', [
+            ...(new Modules_GdriveBackup_PleskDirs((string) pm_Settings::get(Modules_GdriveBackup_Settings::PSA_CONF, '/etc/psa/psa.conf')))->exchangeDirs(),
+            $dataDir . '/spool',
+        ]);
         return new self(
             $dataDir,
             (string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_BUNDLE, pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs'),

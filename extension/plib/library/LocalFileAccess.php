@@ -44,10 +44,11 @@ final class Modules_GdriveBackup_LocalFileAccess
     public function forReading(string $localFile, Closure $call): mixed
     {
         $user = $this->connectorUser();
-        if ($user === null || !is_file($localFile) || self::allows($localFile, $user, 4)) {
+        $pathOpen = $user !== null && self::pathOpen($localFile, $user);
+        if ($user === null || !is_file($localFile) || ($pathOpen && self::allows($localFile, $user, 4))) {
             return $call($localFile);
         }
-        if (self::pathOpen($localFile, $user)) {
+        if ($pathOpen) {
             $group = (int) filegroup($localFile);
             $mode = fileperms($localFile) & 07777;
             chgrp($localFile, $user['gid']);

@@ -17,6 +17,8 @@ final class Modules_GdriveBackup_Settings
     public const CONNECTOR_BUNDLE = 'connector-bundle';
     public const CONNECTOR_DATA_DIR = 'connector-data-dir';
     public const CONNECTOR_SECRETS_STORE = 'connector-secrets-store';
+    /** Where Plesk's psa.conf is (DUMP_D); only tests and unusual installs change it. */
+    public const PSA_CONF = 'psa-conf';
 
     public static function clientId(): string
     {
