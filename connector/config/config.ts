@@ -60,6 +60,21 @@ export interface Config {
 
 type Parser<T> = (raw: string) => T;
 
+/** Plesk's main configuration file; its DUMP_D names the dump dir (Plesk KB "Local backup structure"). */
+export const PSA_CONF = '/etc/psa/psa.conf';
+
+/** The dump dir of a Plesk server (DUMP_D of psa.conf), none elsewhere. */
+export function pleskDumpDir(file: string = PSA_CONF): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const match = /^[ \t]*DUMP_D[ \t]+(\/\S*)[ \t]*$/m.exec(text);
+  return match?.[1] ? [resolve(match[1])] : [];
+}
+
 interface Setting<K extends keyof Config> {
   key: K;
   env: string;
@@ -253,10 +268,10 @@ export const SETTINGS = [
     key: 'exchangeDirs',
     env: 'GDRIVE_EXCHANGE_DIRS',
     flag: '--exchange-dirs',
-    default: () => [resolve(tmpdir()), '/var/lib/psa/dumps'],
+    default: () => [resolve(tmpdir()), ...pleskDumpDir()],
     parse: pathList,
     accepts: `absolute paths separated by '${delimiter}'`,
-    help: 'Directories the HTTP API may read appended files from and write read files to',
+    help: "Directories the HTTP API may read appended files from and write read files to; the Plesk extension passes Plesk's dump and temp dirs",
   },
   {
     key: 'storeUrl',
@@ -462,7 +477,8 @@ export function describeSettings(): Array<{
     let shown = Array.isArray(value) ? value.join(delimiter) : String(value);
     if (s.key === 'dataDir') shown = '~/.local/share/gdrive-backup';
     if (s.key === 'rootFolder') shown = 'Plesk Backups/<hostname>';
-    if (s.key === 'exchangeDirs') shown = `<system temp dir>${delimiter}/var/lib/psa/dumps`;
+    if (s.key === 'exchangeDirs')
+      shown = `<system temp dir>${delimiter}<DUMP_D of ${PSA_CONF}, when present>`;
     return { key: s.key, env: s.env, flag: s.flag, default: shown, accepts: s.accepts, help: s.help };
   });
 }

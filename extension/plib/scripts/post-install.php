@@ -10,6 +10,12 @@ declare(strict_types=1);
 
 pm_Context::init('gdrive-backup');
 
+// The extension's code needs PHP 8.1 (meta.xml asks for a Plesk whose panel runs it): say so
+// plainly on an older one. This file itself parses on older PHP.
+if (PHP_VERSION_ID < 80100) {
+    throw new pm_Exception('GDrive Backup Storage needs Plesk with PHP 8.1 or newer for its panel (this Plesk runs PHP ' . PHP_VERSION . '): update Plesk, then install the extension again.');
+}
+
 $service = Modules_GdriveBackup_ConnectorService::fromContext();
 if ($service->stop()) {
     pm_Log::info('Stopped the Google Drive connector of the previous version');
