@@ -80,6 +80,9 @@ final class SecretsEndToEndTest extends EndToEndCase
         self::assertSame([], self::vaultKeys());
         self::assertSame([], array_filter(array_keys(pm_Settings::fakeAll()), static fn (string $name): bool => str_starts_with($name, 'secret')));
         self::assertFalse(self::hook('subscription', 12)->isConfigured());
+        // Neither Plesk's log nor the connector's ever held the token.
+        self::assertStringNotContainsString($token, pm_Log::text());
+        self::assertStringNotContainsString($token, (string) file_get_contents("$dataDir/connector.log"));
     }
 
     public function testDeletingAConnectedObjectRemovesItsConnectionAndKeys(): void

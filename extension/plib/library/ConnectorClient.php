@@ -189,6 +189,13 @@ final class Modules_GdriveBackup_ConnectorClient
             return;
         }
         $this->draining = true;
+        // One drain at a time across PHP processes: a drain that read older changes must not
+        // store them after another stored newer ones and acknowledged both.
+        $lockPath = $this->service->dataDir . '/secrets.lock';
+        $lock = @fopen($lockPath, 'c') ?: @fopen($lockPath, 'r');
+        if ($lock !== false) {
+            flock($lock, LOCK_EX);
+        }
         try {
             $changes = $this->call('GET', '/v1/secrets/changes');
             if (!is_array($changes) || !isset($changes['version'])) {
@@ -201,6 +208,10 @@ final class Modules_GdriveBackup_ConnectorClient
             }
             $this->call('POST', '/v1/secrets/changes/ack', ['version' => (int) $changes['version']]);
         } finally {
+            if ($lock !== false) {
+                flock($lock, LOCK_UN);
+                fclose($lock);
+            }
             $this->draining = false;
         }
     }
