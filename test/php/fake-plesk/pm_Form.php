@@ -6,7 +6,8 @@ declare(strict_types=1);
  * Fakes of Plesk's form, controller and status classes with the SDK's declarations
  * (plesk/pm-api-stubs pm/Form/SubForm.php, pm/Form/Simple.php, pm/Controller/Action.php,
  * pm/View/Status.php). pm_Form_SubForm with `$_autoInitContext` copies the `context` option
- * into `_<name>` properties before init(), as Plesk's sample extension relies on.
+ * into `_<name>` properties before init(), as Plesk's sample extension relies on
+ * (plesk/ext-cloud-backup-example, its SettingsSubForm; the property is not in the stubs).
  */
 class pm_Form_SubForm extends Zend_Form implements Zend_Validate_Interface
 {
