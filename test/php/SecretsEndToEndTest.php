@@ -33,6 +33,27 @@ final class SecretsEndToEndTest extends EndToEndCase
         self::assertFileDoesNotExist("/proc/$pid/stat");
     }
 
+    /** @return array{0: int, 1: string} status and body of one request, without the extension's client */
+    private static function raw(Modules_GdriveBackup_ConnectorService $service, string $method, string $path): array
+    {
+        $token = $service->apiToken();
+        if ($token === null || !file_exists($service->socketPath())) {
+            return [0, ''];
+        }
+        $curl = curl_init('http://localhost' . $path);
+        curl_setopt_array($curl, [
+            CURLOPT_UNIX_SOCKET_PATH => $service->socketPath(),
+            CURLOPT_CUSTOMREQUEST => $method,
+            CURLOPT_RETURNTRANSFER => true,
+            CURLOPT_HTTPHEADER => ['Authorization: Bearer ' . $token],
+            CURLOPT_TIMEOUT => 10,
+        ]);
+        $body = (string) curl_exec($curl);
+        $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
+        curl_close($curl);
+        return [$status, $body];
+    }
+
     public function testConnectInThePanelBackUpInAnotherProcessAfterARestartThenDisconnect(): void
     {
         $email = self::connect('subscription', 12);
@@ -56,6 +77,12 @@ final class SecretsEndToEndTest extends EndToEndCase
         }
 
         self::restartConnector();
+        // The new service knows no secret: it refuses, and says why, until the extension loads them.
+        $service = Modules_GdriveBackup_ConnectorService::fromContext();
+        $service->start(static fn (): bool => self::raw($service, 'GET', '/v1/health')[0] === 200);
+        [$status, $body] = self::raw($service, 'GET', '/v1/objects/subscription%3A12/account');
+        self::assertSame(503, $status);
+        self::assertSame('secrets_not_loaded', json_decode($body, true)['error']['code']);
         $local = tempnam(sys_get_temp_dir(), 'gdb-piece-');
         file_put_contents($local, str_repeat('plesk backup ', 1000));
         try {
