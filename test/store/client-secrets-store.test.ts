@@ -2,13 +2,22 @@
 // conformance suite, its journal, and the protocol over the real service (fastify inject) with a
 // real connector on the sandbox: 503 before the load, the pending header, changes and ack,
 // a restarted connector loaded from the client's copy.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import keyvTestSuite from '@keyv/test-suite';
 import Keyv from 'keyv';
 import * as vitest from 'vitest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ServiceClient } from '../../connector/cli/service-client.js';
+import { loadConfig } from '../../connector/config/config.js';
+import { startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { startService } from '../../connector/service/serve-command.js';
 import { buildService } from '../../connector/service/server.js';
 import { ClientSecretsStore, MAX_SECRET_LENGTH } from '../../connector/store/client-secrets-store.js';
 import { answerConsent, startTestEnv, type TestEnv } from '../helpers/test-env.js';
+import { connectObject } from '../service/harness.js';
 import { runStoreConformance } from './store-conformance.js';
 
 function loadedStore(): ClientSecretsStore {
@@ -180,5 +189,37 @@ describe('the secrets protocol over the service (GDRIVE_SECRETS_STORE=client)', 
     });
     expect(load.statusCode).toBe(400);
     await app.close();
+  });
+});
+
+describe('the service with unstored secret changes', () => {
+  it('does not stop for idleness while its journal waits for the client, and does once acknowledged', async () => {
+    const sandbox = await startSandbox();
+    const dataDir = await mkdtemp(join(tmpdir(), 'client-secrets-idle-'));
+    const config = loadConfig({
+      env: { ...sandbox.env },
+      flags: { dataDir, idleTimeout: '1', secretsStore: 'client', logLevel: 'silent', retryBaseMs: '5' },
+      readFile: false,
+    });
+    const service = await startService(config, { log: false });
+    const client = new ServiceClient({ socketPath: config.socketPath }, service.apiToken);
+    try {
+      service.connector.clientSecrets?.load({});
+      await connectObject(client, { type: 'server', id: null });
+      await client.close();
+      const outcome = await Promise.race([
+        service.stopped.then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('still running'), 2_500)),
+      ]);
+      expect(outcome).toBe('still running');
+      const journal = service.connector.clientSecrets;
+      journal?.ack(journal.changes().version);
+      await service.stopped;
+    } finally {
+      await client.close();
+      await service.stop();
+      await sandbox.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
