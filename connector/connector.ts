@@ -103,6 +103,7 @@ export async function createConnector(
   let closed = false;
   return {
     oauth: flow,
+    ...(stores.clientSecrets ? { clientSecrets: stores.clientSecrets } : {}),
     transport(object: ObjectRef, names: ObjectNames = {}) {
       const context = contextFor(object);
       return new ObjectTransport(object, names, {

@@ -44,10 +44,8 @@ export interface Config {
   exchangeDirs: string[];
   /** '' for the embedded file store, or `redis://...`. */
   storeUrl: string;
-  /** Where refresh tokens live: the embedded encrypted file, or Plesk's Key-Value Storage. */
-  secretsStore: 'file' | 'plesk';
-  /** Command that runs the extension's kv script (JSON over stdin/stdout). */
-  pleskKvCommand: string;
+  /** Where refresh tokens live: the embedded encrypted file, or the client's copy held in memory. */
+  secretsStore: 'file' | 'client';
   socketPath: string;
   /** 'host:port' on loopback instead of the unix socket; '' to use the socket. */
   listen: string;
@@ -65,6 +63,21 @@ export interface Config {
 }
 
 type Parser<T> = (raw: string) => T;
+
+/** Plesk's main configuration file; its DUMP_D names the dump dir (Plesk KB "Local backup structure"). */
+export const PSA_CONF = '/etc/psa/psa.conf';
+
+/** The dump dir of a Plesk server (DUMP_D of psa.conf), none elsewhere. */
+export function pleskDumpDir(file: string = PSA_CONF): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const match = /^[ \t]*DUMP_D[ \t]+(\/\S*)[ \t]*$/m.exec(text);
+  return match?.[1] ? [resolve(match[1])] : [];
+}
 
 interface Setting<K extends keyof Config> {
   key: K;
@@ -284,10 +297,10 @@ export const SETTINGS = [
     key: 'exchangeDirs',
     env: 'GDRIVE_EXCHANGE_DIRS',
     flag: '--exchange-dirs',
-    default: () => [resolve(tmpdir()), '/var/lib/psa/dumps'],
+    default: () => [resolve(tmpdir()), ...pleskDumpDir()],
     parse: pathList,
     accepts: `absolute paths separated by '${delimiter}'`,
-    help: 'Directories the HTTP API may read appended files from and write read files to',
+    help: "Directories the HTTP API may read appended files from and write read files to; the Plesk extension passes Plesk's dump and temp dirs",
   },
   {
     key: 'storeUrl',
@@ -307,18 +320,9 @@ export const SETTINGS = [
     env: 'GDRIVE_SECRETS_STORE',
     flag: '--secrets-store',
     default: () => 'file' as const,
-    parse: oneOf('file', 'plesk'),
-    accepts: 'file or plesk',
-    help: "file: AES-256-GCM file in the data dir; plesk: Plesk's encrypted Key-Value Storage",
-  },
-  {
-    key: 'pleskKvCommand',
-    env: 'GDRIVE_PLESK_KV_COMMAND',
-    flag: '--plesk-kv-command',
-    default: () => 'plesk ext gdrive-backup kv',
-    parse: str,
-    accepts: 'a command line',
-    help: "Command that runs the extension's Key-Value Storage bridge script",
+    parse: oneOf('file', 'client'),
+    accepts: 'file or client',
+    help: "file: AES-256-GCM file in the data dir; client: memory only, loaded and kept by the client over the HTTP API (the Plesk extension keeps them in Plesk's encrypted Key-Value Storage)",
   },
   {
     key: 'socketPath',
@@ -502,7 +506,8 @@ export function describeSettings(): Array<{
     let shown = Array.isArray(value) ? value.join(delimiter) : String(value);
     if (s.key === 'dataDir') shown = '~/.local/share/gdrive-backup';
     if (s.key === 'rootFolder') shown = 'Plesk Backups/<hostname>';
-    if (s.key === 'exchangeDirs') shown = `<system temp dir>${delimiter}/var/lib/psa/dumps`;
+    if (s.key === 'exchangeDirs')
+      shown = `<system temp dir>${delimiter}<DUMP_D of ${PSA_CONF}, when present>`;
     return { key: s.key, env: s.env, flag: s.flag, default: shown, accepts: s.accepts, help: s.help };
   });
 }

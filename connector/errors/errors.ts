@@ -181,7 +181,14 @@ export const ERRORS = {
   secret_too_large: {
     status: 413,
     retryable: false,
-    message: "A secret of {size} characters does not fit Plesk's Key-Value Storage (5000 at most).",
+    message:
+      "A secret of {size} characters does not fit Plesk's Key-Value Storage (the connector keeps them below 4000 characters, Plesk's limit is 5000).",
+  },
+  secrets_not_loaded: {
+    status: 503,
+    retryable: true,
+    message:
+      "The connector does not have the extension's secrets yet: send them with PUT /v1/secrets, then the request again (the Plesk extension does this by itself).",
   },
   state_damaged: {
     status: 500,
@@ -199,7 +206,7 @@ export const ERRORS = {
     status: 500,
     retryable: true,
     message:
-      'The secrets store cannot be reached ({detail}): check the data directory or the Plesk Key-Value Storage bridge.',
+      'The secrets store cannot be reached ({detail}): check the data directory (file store) or the extension that loads the secrets (client store).',
   },
   internal: {
     status: 500,

@@ -18,6 +18,7 @@ import { parseObjectRef } from '../transport/object-ref.js';
 import type { Connector, Transport } from '../transport/types.js';
 import { CONNECTOR_VERSION } from '../version.js';
 import { confineLocalFile } from './exchange-dirs.js';
+import { registerSecretRoutes } from './secrets-routes.js';
 
 export type ServiceApp = FastifyInstance<
   RawServerDefault,
@@ -88,6 +89,8 @@ function transportOf(connector: Connector, object: string): Transport {
 }
 
 export function registerRoutes(app: ServiceApp, connector: Connector, config: Config): void {
+  // The secrets protocol of GDRIVE_SECRETS_STORE=client (PUT /v1/secrets, .../changes, .../ack).
+  registerSecretRoutes(app, connector.clientSecrets);
   app.get(
     '/v1/health',
     {

@@ -155,6 +155,8 @@ export async function startService(
           if (inFlight > 0) return;
           // A backup between two appendFile calls holds a handle: not idle.
           if ((await connector.openHandles().catch(() => 1)) > 0 || inFlight > 0) return arm();
+          // Secret changes the client has not stored yet live only in this process.
+          if (connector.clientSecrets?.pending) return arm();
           app.log.info({ idleTimeout: config.idleTimeout }, 'idle, stopping');
           await stop();
           options.onIdleStop?.();

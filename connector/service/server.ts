@@ -18,9 +18,17 @@ import { registerRoutes, type ServiceApp } from './routes.js';
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
-  ...['code', 'token', 'refresh_token', 'access_token', 'client_secret', 'clientSecret', 'apiToken'].flatMap(
-    (key) => [key, `*.${key}`],
-  ),
+  ...[
+    'code',
+    'token',
+    'refresh_token',
+    'access_token',
+    'client_secret',
+    'clientSecret',
+    'apiToken',
+    'entries',
+    'set',
+  ].flatMap((key) => [key, `*.${key}`]),
 ];
 
 export interface ServiceOptions {

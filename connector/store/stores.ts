@@ -3,8 +3,10 @@
  *
  * - state: handle records, OAuth states, account records, folder caches. The embedded file
  *   `<dataDir>/state.json`, or Redis when config.storeUrl is set.
- * - secrets: refresh tokens. The embedded file `<dataDir>/secrets.json` whose values are sealed
- *   with AES-256-GCM under `<dataDir>/secrets.key`, or Plesk's encrypted Key-Value Storage.
+ * - secrets: refresh tokens. `file`: the embedded file `<dataDir>/secrets.json` whose values are
+ *   sealed with AES-256-GCM under `<dataDir>/secrets.key`. `client`: memory only, loaded and
+ *   persisted by the client that runs the service (the Plesk extension keeps them in Plesk's
+ *   encrypted Key-Value Storage; protocol in client-secrets-store.ts).
  *
  * The data dir is made 0700 and every file in it 0600: one user (the service's) owns it.
  */
@@ -14,14 +16,16 @@ import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import type { Config } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
+import { ClientSecretsStore } from './client-secrets-store.js';
 import { EncryptedStore } from './encrypted-store.js';
 import { CorruptStoreFileError, JsonFileStore } from './json-file-store.js';
-import { createPleskKvStore } from './plesk-kv-store.js';
 import { SecretCipher } from './secret-cipher.js';
 
 export interface Stores {
   secrets: Keyv;
   state: Keyv;
+  /** The memory store of mode `client`, for the routes that load and drain it. */
+  clientSecrets?: ClientSecretsStore;
   close(): Promise<void>;
 }
 
@@ -34,7 +38,8 @@ export async function openStores(config: Config, log: Log): Promise<Stores> {
   const stateStore: KeyvStoreAdapter = config.storeUrl
     ? await openRedisStore(config.storeUrl)
     : openStateFile(join(config.dataDir, STATE_FILE));
-  const secretsStore = await openSecretsStore(config);
+  const clientSecrets = config.secretsStore === 'client' ? new ClientSecretsStore() : undefined;
+  const secretsStore = clientSecrets ?? (await openSecretsFile(config));
   const state = new Keyv({ store: stateStore, namespace: 'state', throwOnErrors: true });
   const secrets = new Keyv({ store: secretsStore, namespace: 'secrets', throwOnErrors: true });
   // keyv emits store errors as events as well as throwing them; without a listener an
@@ -44,6 +49,7 @@ export async function openStores(config: Config, log: Log): Promise<Stores> {
   return {
     state,
     secrets,
+    ...(clientSecrets ? { clientSecrets } : {}),
     async close() {
       await Promise.allSettled([state.disconnect(), secrets.disconnect()]);
     },
@@ -84,9 +90,7 @@ function openStateFile(filename: string): JsonFileStore {
   }
 }
 
-async function openSecretsStore(config: Config): Promise<KeyvStoreAdapter> {
-  // Plesk encrypts its Key-Value Storage itself (pm_Settings::setEncrypted).
-  if (config.secretsStore === 'plesk') return createPleskKvStore(config);
+async function openSecretsFile(config: Config): Promise<KeyvStoreAdapter> {
   try {
     const cipher = await SecretCipher.fromKeyFile(join(config.dataDir, SECRETS_KEY_FILE));
     return new EncryptedStore(new JsonFileStore(join(config.dataDir, SECRETS_FILE)), cipher);

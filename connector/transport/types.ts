@@ -7,6 +7,7 @@
  * File handles (fd) are opaque strings naming a session kept in the state store, so a
  * restarted connector carries on with them.
  */
+import type { ClientSecretsStore } from '../store/client-secrets-store.js';
 import type { ObjectRef } from './object-ref.js';
 
 export interface Entry {
@@ -96,6 +97,8 @@ export type RequestCounts = Record<string, number>;
 
 export interface Connector extends HandleOperations {
   readonly oauth: OAuthOperations;
+  /** The memory secrets store of GDRIVE_SECRETS_STORE=client, which the client loads and drains. */
+  readonly clientSecrets?: ClientSecretsStore;
   transport(object: ObjectRef, names?: ObjectNames): Transport;
   /** Number of open read and write handles (the service's idle timeout waits for 0). */
   openHandles(): Promise<number>;

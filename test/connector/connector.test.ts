@@ -1,9 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnector } from '../../connector/connector.js';
 import { isGdriveBackupError } from '../../connector/errors/errors.js';
@@ -105,25 +104,13 @@ describe('createConnector', () => {
     expect(ours).toEqual(theirs);
   });
 
-  it("keeps refresh tokens in Plesk's Key-Value Storage when secretsStore is plesk", async () => {
-    const settings = join(tmpdir(), `gdrive-fake-plesk-${randomBytes(6).toString('hex')}.json`);
-    const bridge = resolve('test/php/bin/kv-bridge.php');
-    env = await startTestEnv({
-      config: {
-        secretsStore: 'plesk',
-        pleskKvCommand: `env FAKE_PLESK_SETTINGS_FILE=${settings} php ${bridge}`,
-      },
-    });
-    try {
-      expect(existsSync(join(env.dataDir, 'secrets.json'))).toBe(false);
-      const stored = JSON.parse(await readFile(settings, 'utf8')) as Record<string, string>;
-      expect(Object.values(stored)).toContain('["secrets:grant:admin@example.com"]');
-      expect(Object.values(stored).filter((value) => value.startsWith('$AES-128-CBC$'))).toHaveLength(1);
-      await env.reopen();
-      expect(await env.transport.account()).toMatchObject({ connected: true, email: 'admin@example.com' });
-      await env.transport.createDir('/through-plesk-kv');
-    } finally {
-      await rm(settings, { force: true });
-    }
+  it('keeps no secret on disk when secretsStore is client', async () => {
+    env = await startTestEnv({ connect: false, config: { secretsStore: 'client' } });
+    env.connector.clientSecrets?.load({});
+    await env.connect();
+    expect(existsSync(join(env.dataDir, 'secrets.json'))).toBe(false);
+    expect(existsSync(join(env.dataDir, 'secrets.key'))).toBe(false);
+    expect(env.connector.clientSecrets?.pending).toBe(true);
+    await env.transport.createDir('/client-secrets');
   });
 });

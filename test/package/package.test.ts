@@ -76,7 +76,20 @@ describe('npm run package', () => {
     expect(meta).toMatch(/<id>\s*gdrive-backup\s*<\/id>/);
     expect(meta).toContain(`<version>${version}</version>`);
     expect(names).toContain('plib/hooks/Backup/Transport.php');
-    expect(names).toContain('plib/scripts/kv.php');
+    expect(names).toContain('plib/hooks/ApiCli.php');
+    expect(names).toContain('plib/library/EventListener.php');
+    expect(names).toContain('htdocs/public/oauth-callback.php');
+    expect(names).not.toContain('htdocs/oauth-callback.php');
+    expect(names.filter((n) => n.startsWith('plib/scripts/') && !n.endsWith('/'))).toEqual([
+      'plib/scripts/post-install.php',
+      'plib/scripts/pre-uninstall.php',
+    ]);
+    for (const size of [32, 64, 128]) expect(names).toContain(`_meta/icons/${size}x${size}.png`);
+    const icon = readFileSync(join(unpacked, '_meta/icons/128x128.png'));
+    // A PNG of 128 x 128 (IHDR width and height).
+    expect(icon.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect([icon.readUInt32BE(16), icon.readUInt32BE(20)]).toEqual([128, 128]);
+    expect(meta).toContain('<plesk_min_version>18.0.60</plesk_min_version>');
     expect(names.filter((n) => n.startsWith('plib/connector/') && !n.endsWith('/'))).toEqual([
       'plib/connector/gdrive-backup.mjs',
     ]);

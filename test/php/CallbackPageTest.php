@@ -2,7 +2,7 @@
 
 declare(strict_types=1);
 
-/** htdocs/oauth-callback.php served over HTTP (PHP's web server), as the browser reaches it from Google. */
+/** htdocs/public/oauth-callback.php served over HTTP (PHP's web server), as the browser reaches it from Google. */
 final class CallbackPageTest extends PleskTestCase
 {
     /** @var resource */
@@ -17,7 +17,7 @@ final class CallbackPageTest extends PleskTestCase
         $probe = stream_socket_server('tcp://127.0.0.1:0');
         $address = stream_socket_get_name($probe, false);
         fclose($probe);
-        $this->base = "http://$address/modules/gdrive-backup/oauth-callback.php";
+        $this->base = "http://$address/modules/gdrive-backup/public/oauth-callback.php";
         $server = proc_open(
             [PHP_BINARY, '-S', $address, __DIR__ . '/support/callback-router.php'],
             [0 => ['file', '/dev/null', 'r'], 1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
@@ -64,5 +64,10 @@ final class CallbackPageTest extends PleskTestCase
         self::assertSame(400, $refused['status']);
         self::assertStringContainsString('unknown, expired or already used', $refused['body']);
         self::assertStringNotContainsString('<script>', $refused['body']);
+
+        // The browser may come back twice (reload, back button, a copied link): once only.
+        $replayed = $this->get(['state' => 'st-9', 'code' => '4/abc']);
+        self::assertSame(400, $replayed['status']);
+        self::assertSame('', $replayed['location']);
     }
 }

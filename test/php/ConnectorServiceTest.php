@@ -36,7 +36,7 @@ final class ConnectorServiceTest extends PleskTestCase
             "$this->work/bundle.mjs",
             $node !== '' ? $node : Sandbox::node(),
             ['GDRIVE_CLIENT_ID' => 'client-1', 'GDRIVE_CLIENT_SECRET' => 'shh'],
-            'plesk',
+            'client',
             "$this->work/none",
             $timeout,
         );
@@ -48,7 +48,7 @@ final class ConnectorServiceTest extends PleskTestCase
         $this->fakeNode('plesk/20');
         $newest = $this->fakeNode('plesk/22');
         $this->fakeNode('plesk/latest');
-        $service = new Modules_GdriveBackup_ConnectorService('/d', '/b', '', [], 'plesk', "$this->work/plesk");
+        $service = new Modules_GdriveBackup_ConnectorService('/d', '/b', '', [], 'client', "$this->work/plesk");
         self::assertSame($newest, $service->nodeBinary());
     }
 
@@ -56,10 +56,10 @@ final class ConnectorServiceTest extends PleskTestCase
     {
         $this->fakeNode('plesk/22');
         $chosen = $this->fakeNode('custom');
-        self::assertSame($chosen, (new Modules_GdriveBackup_ConnectorService('/d', '/b', $chosen, [], 'plesk', "$this->work/plesk"))->nodeBinary());
-        self::assertNull((new Modules_GdriveBackup_ConnectorService('/d', '/b', "$this->work/missing", [], 'plesk', "$this->work/plesk"))->nodeBinary());
+        self::assertSame($chosen, (new Modules_GdriveBackup_ConnectorService('/d', '/b', $chosen, [], 'client', "$this->work/plesk"))->nodeBinary());
+        self::assertNull((new Modules_GdriveBackup_ConnectorService('/d', '/b', "$this->work/missing", [], 'client', "$this->work/plesk"))->nodeBinary());
         $this->fakeNode('old/18');
-        $fromPath = (new Modules_GdriveBackup_ConnectorService('/d', '/b', '', [], 'plesk', "$this->work/old"))->nodeBinary();
+        $fromPath = (new Modules_GdriveBackup_ConnectorService('/d', '/b', '', [], 'client', "$this->work/old"))->nodeBinary();
         self::assertNotNull($fromPath);
         self::assertStringEndsWith('/node', $fromPath);
     }
@@ -72,6 +72,23 @@ final class ConnectorServiceTest extends PleskTestCase
         self::assertSame($this->varDir . '/connector', $service->dataDir);
         self::assertSame(pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs', $service->bundle);
         self::assertSame($this->varDir . '/connector/connector.sock', $service->socketPath());
+    }
+
+    public function testHandsPleskDumpAndTempDirsAndTheSpoolDirAsExchangeDirs(): void
+    {
+        $conf = "$this->work/psa.conf";
+        file_put_contents($conf, "# Plesk's paths\nPRODUCT_ROOT_D /usr/local/psa\nDUMP_D\t/backup/plesk-dumps/\nDUMP_TMP_D /tmp\n");
+        pm_Settings::set('psa-conf', $conf);
+        pm_ProductInfo::$privateTempDir = '/usr/local/psa/tmp';
+        $env = Modules_GdriveBackup_ConnectorService::fromContext()->environment();
+        self::assertSame(
+            implode(':', ['/backup/plesk-dumps', '/usr/local/psa/tmp', sys_get_temp_dir(), $this->varDir . '/connector/spool']),
+            $env['GDRIVE_EXCHANGE_DIRS'],
+        );
+        // Without DUMP_D (or without psa.conf) Plesk's default.
+        file_put_contents($conf, "PRODUCT_ROOT_D /usr/local/psa\n");
+        self::assertSame('/var/lib/psa/dumps', (new Modules_GdriveBackup_PleskDirs($conf))->dumpDir());
+        self::assertSame('/var/lib/psa/dumps', (new Modules_GdriveBackup_PleskDirs("$this->work/none"))->dumpDir());
     }
 
     public function testStartsTheServiceDetachedWithItsArgumentsAndTheClientInItsEnvironment(): void
@@ -93,7 +110,7 @@ final class ConnectorServiceTest extends PleskTestCase
             });
             $seen = json_decode((string) file_get_contents($report), true);
             self::assertSame(['serve', '--data-dir', "$this->work/data", '--socket', "$this->work/data/connector.sock",
-                '--idle-timeout', '900', '--secrets-store', 'plesk'], $seen['argv']);
+                '--idle-timeout', '900', '--secrets-store', 'client'], $seen['argv']);
             self::assertSame('client-1', $seen['id']);
             self::assertSame('shh', $seen['secret']);
             self::assertSame($seen['pid'], (int) file_get_contents("$this->work/data/connector.pid"));

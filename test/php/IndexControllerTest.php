@@ -36,7 +36,7 @@ final class IndexControllerTest extends PleskTestCase
     {
         $controller = self::post([]);
         $html = self::page($controller);
-        self::assertStringContainsString('https://panel.example.com:8443/modules/gdrive-backup/oauth-callback.php', $html);
+        self::assertStringContainsString('https://panel.example.com:8443/modules/gdrive-backup/public/oauth-callback.php', $html);
         self::assertStringContainsString('Web application', $html);
         self::assertStringContainsString('name="clientId"', $html);
         self::assertNull($controller->redirectedTo);
@@ -46,9 +46,9 @@ final class IndexControllerTest extends PleskTestCase
     {
         $secret = 'GOCSPX-abcdefghijklmnop1234';
         $controller = self::post(['clientId' => ' 123.apps.googleusercontent.com ', 'clientSecret' => $secret,
-            'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/oauth-callback.php']);
+            'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/public/oauth-callback.php']);
         self::assertSame('/modules/gdrive-backup/', $controller->redirectedTo);
-        self::assertSame([['info', 'The OAuth client is saved.']], $controller->status->messages);
+        self::assertSame([['info', 'The OAuth client is saved.']], pm_View_Status::$messages);
         self::assertSame('123.apps.googleusercontent.com', Modules_GdriveBackup_Settings::clientId());
         self::assertSame($secret, Modules_GdriveBackup_Settings::clientSecret());
         self::assertStringNotContainsString($secret, (string) file_get_contents($this->settingsFile));
@@ -57,11 +57,11 @@ final class IndexControllerTest extends PleskTestCase
         self::assertStringNotContainsString($secret, $html);
         self::assertStringNotContainsString('abcdefghijklmnop', $html);
         self::assertStringContainsString('1234', $html);
-        self::assertStringContainsString('https://plesk.example.net/modules/gdrive-backup/oauth-callback.php', $html);
+        self::assertStringContainsString('https://plesk.example.net/modules/gdrive-backup/public/oauth-callback.php', $html);
 
         // An empty secret keeps the stored one.
         self::post(['clientId' => 'other.apps.googleusercontent.com', 'clientSecret' => '',
-            'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/oauth-callback.php']);
+            'callbackUrl' => 'https://plesk.example.net/modules/gdrive-backup/public/oauth-callback.php']);
         self::assertSame('other.apps.googleusercontent.com', Modules_GdriveBackup_Settings::clientId());
         self::assertSame($secret, Modules_GdriveBackup_Settings::clientSecret());
     }
@@ -72,7 +72,7 @@ final class IndexControllerTest extends PleskTestCase
         self::assertNull($controller->redirectedTo);
         $html = self::page($controller);
         self::assertStringContainsString('cannot contain spaces', $html);
-        self::assertStringContainsString('ending with oauth-callback.php', $html);
+        self::assertStringContainsString('ending with public/oauth-callback.php', $html);
         self::assertStringContainsString('required', $html);
         self::assertSame('', Modules_GdriveBackup_Settings::clientId());
     }
@@ -82,7 +82,7 @@ final class IndexControllerTest extends PleskTestCase
         pm_Settings::setEncrypted('client-secret', 'GOCSPX-zzzzzzzzzzzzzz9999');
         foreach ([3, 2] as $clientId) {
             pm_Session::$client = pm_Client::getByClientId($clientId);
-            $controller = self::post(['clientId' => 'evil', 'clientSecret' => 'x', 'callbackUrl' => 'https://e/oauth-callback.php']);
+            $controller = self::post(['clientId' => 'evil', 'clientSecret' => 'x', 'callbackUrl' => 'https://e/public/oauth-callback.php']);
             $html = self::page($controller);
             self::assertStringContainsString('Connect Google Drive', $html);
             self::assertStringNotContainsString('<form', $html);

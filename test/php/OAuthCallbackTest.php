@@ -38,6 +38,27 @@ final class OAuthCallbackTest extends PleskTestCase
         self::assertSame(400, $callback->bounce(['code' => 'c', 'state' => 'st-3'])['status']);
     }
 
+    public function testForgedReplayedForeignAndMissingStatesLeadNowhere(): void
+    {
+        $callback = new Modules_GdriveBackup_OAuthCallback($this->states());
+        $this->states()->remember('st-4', 'subscription:12', '/smb/backup/settings?domainId=12');
+        // Forged: never handed out; malformed; an array; missing.
+        foreach ([['state' => 'forged-state', 'code' => 'c'], ['state' => "st-4\n", 'code' => 'c'], ['state' => ['st-4'], 'code' => 'c'], ['code' => 'c']] as $query) {
+            self::assertSame(400, $callback->bounce($query)['status'], json_encode($query));
+        }
+        // Neither or both of code and error, or a code that is not Google's printable form.
+        foreach ([[], ['code' => 'c', 'error' => 'access_denied'], ['code' => "c\r\nX: y"], ['code' => ''], ['error' => '<b>']] as $answer) {
+            self::assertSame(400, $callback->bounce(['state' => 'st-4'] + $answer)['status'], json_encode($answer));
+        }
+        // None of the refusals used the state up: its real answer still goes through, once.
+        self::assertSame(302, $callback->bounce(['state' => 'st-4', 'code' => 'c', 'redirect' => 'https://evil.example/'])['status']);
+        self::assertSame(400, $callback->bounce(['state' => 'st-4', 'code' => 'c'])['status'], 'replayed');
+        // Foreign: a state of another panel (or of the connector alone) is unknown here.
+        $other = new Modules_GdriveBackup_PendingStates(fn (): int => $this->now);
+        pm_Settings::set('oauth-pending', null);
+        self::assertSame(400, (new Modules_GdriveBackup_OAuthCallback($other))->bounce(['state' => 'st-4', 'code' => 'c'])['status']);
+    }
+
     public function testStatesAreKeptHashedAndExpiredOnesAreDropped(): void
     {
         $this->states()->remember('secret-state', 'server', '/a');

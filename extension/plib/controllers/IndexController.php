@@ -71,7 +71,7 @@ class IndexController extends pm_Controller_Action
             $valid = false;
         }
         $url = trim((string) $form->getValue('callbackUrl'));
-        if (!preg_match('#^https?://[^/\s]+/\S*oauth-callback\.php$#', $url)) {
+        if (!preg_match('#^https?://[^/\s]+/\S*/public/oauth-callback\.php$#', $url)) {
             $form->getElement('callbackUrl')->addError(pm_Locale::lmsg('index.callbackUrlInvalid'));
             $valid = false;
         }

@@ -11,6 +11,14 @@ declare(strict_types=1);
  * When nothing answers on the socket, the client starts the service and sends the request
  * once more: only when the request could not have reached a service (connection refused or
  * no socket), or for a GET, so nothing that changes anything is ever sent twice.
+ *
+ * Secrets (GDRIVE_SECRETS_STORE=client, which ConnectorService starts the service with): the
+ * connector holds the refresh tokens in memory only, this extension owns them in pm_Settings
+ * (SecretsVault). A request answered 503 `secrets_not_loaded` changed nothing: the client loads
+ * its copy (PUT /v1/secrets) and sends the request once more. An answer carrying
+ * `Gdrive-Secrets-Pending` says the connector has changes (connect, disconnect, a rotated token):
+ * the client reads them (GET /v1/secrets/changes), stores them, and acknowledges them
+ * (POST /v1/secrets/changes/ack); until then the connector keeps them and says so again.
  */
 final class Modules_GdriveBackup_ConnectorClient
 {
@@ -19,10 +27,17 @@ final class Modules_GdriveBackup_ConnectorClient
     /** Appending or reading ~100 MB pieces over a slow uplink, a check() that writes and reads. */
     private const LONG_TIMEOUT = 3600;
 
+    public const SECRETS_PENDING_HEADER = 'gdrive-secrets-pending';
+
     private ?string $token = null;
 
-    public function __construct(private readonly Modules_GdriveBackup_ConnectorService $service)
-    {
+    /** Set while the secret changes are being drained, whose own answers carry the header too. */
+    private bool $draining = false;
+
+    public function __construct(
+        private readonly Modules_GdriveBackup_ConnectorService $service,
+        private readonly Modules_GdriveBackup_SecretsVault $vault = new Modules_GdriveBackup_SecretsVault(),
+    ) {
     }
 
     public static function fromContext(): self
@@ -152,6 +167,55 @@ final class Modules_GdriveBackup_ConnectorClient
         $this->call('POST', '/v1/reads/' . rawurlencode($fd) . '/close', timeout: self::LONG_TIMEOUT, context: ['fd' => $fd]);
     }
 
+    /** Makes sure the service runs and holds this extension's secrets (the ApiCli hook's first step). */
+    public function ensureReady(): void
+    {
+        $this->health();
+        if ($this->service->secretsStore === 'client') {
+            $this->loadSecrets();
+        }
+    }
+
+    /** Hands the connector the extension's copy of the secrets; a connector already loaded keeps its own. */
+    public function loadSecrets(): void
+    {
+        $this->call('PUT', '/v1/secrets', ['entries' => (object) $this->vault->all()]);
+    }
+
+    /** Stores the connector's secret changes in pm_Settings and acknowledges them. */
+    public function drainSecrets(): void
+    {
+        if ($this->draining) {
+            return;
+        }
+        $this->draining = true;
+        // One drain at a time across PHP processes: a drain that read older changes must not
+        // store them after another stored newer ones and acknowledged both.
+        $lockPath = $this->service->dataDir . '/secrets.lock';
+        $lock = @fopen($lockPath, 'c') ?: @fopen($lockPath, 'r');
+        if ($lock !== false) {
+            flock($lock, LOCK_EX);
+        }
+        try {
+            $changes = $this->call('GET', '/v1/secrets/changes');
+            if (!is_array($changes) || !isset($changes['version'])) {
+                return;
+            }
+            $set = is_array($changes['set'] ?? null) ? $changes['set'] : [];
+            $delete = is_array($changes['delete'] ?? null) ? array_values($changes['delete']) : [];
+            if ($set !== [] || $delete !== []) {
+                $this->vault->apply($set, $delete);
+            }
+            $this->call('POST', '/v1/secrets/changes/ack', ['version' => (int) $changes['version']]);
+        } finally {
+            if ($lock !== false) {
+                flock($lock, LOCK_UN);
+                fclose($lock);
+            }
+            $this->draining = false;
+        }
+    }
+
     /**
      * The localised sentence for a connector error: the locale's `error.<code>` filled from the
      * error's params or the request's context; the connector's sentence when the locale has no
@@ -162,8 +226,8 @@ final class Modules_GdriveBackup_ConnectorClient
     public static function localise(string $code, string $fallback, array $params): string
     {
         $key = 'error.' . $code;
-        $text = pm_Locale::lmsg($key, $params);
-        if ($text === '' || str_contains($text, $key) || str_contains($text, '%%')) {
+        $text = pm_Locale::keyExists($key) ? pm_Locale::lmsg($key, $params) : '';
+        if ($text === '' || str_contains($text, '%%')) {
             return $fallback !== '' ? $fallback : pm_Locale::lmsg('error.internal', ['detail' => $code]);
         }
         return $text;
@@ -213,7 +277,27 @@ final class Modules_GdriveBackup_ConnectorClient
                 );
             }
         }
+        if ($response['status'] === 503 && self::errorCode($response) === 'secrets_not_loaded') {
+            // Refused before it changed anything: load the secrets, then the one retry.
+            $this->loadSecrets();
+            $response = $this->send($method, $url, $body, $timeout) ?? $response;
+        }
+        if ($response['pending'] && !$this->draining) {
+            try {
+                $this->drainSecrets();
+            } catch (pm_Exception $error) {
+                // The connector keeps the changes and asks again with the next answer.
+                pm_Log::err('Could not store the connector\'s secret changes: ' . $error->getMessage());
+            }
+        }
         return $this->decode($response, $method . ' ' . $route, $context);
+    }
+
+    /** @param array{status: int, body: string, pending: bool} $response */
+    private static function errorCode(array $response): ?string
+    {
+        $data = json_decode($response['body'], true);
+        return is_array($data) && is_string($data['error']['code'] ?? null) ? $data['error']['code'] : null;
     }
 
     private function isHealthy(): bool
@@ -225,7 +309,7 @@ final class Modules_GdriveBackup_ConnectorClient
 
     /**
      * @param array<string, mixed>|null $body
-     * @return array{status: int, body: string}|null null when no service took the request
+     * @return array{status: int, body: string, pending: bool}|null null when no service took the request
      */
     private function send(string $method, string $url, ?array $body, int $timeout): ?array
     {
@@ -247,6 +331,13 @@ final class Modules_GdriveBackup_ConnectorClient
             $headers[] = 'Content-Type: application/json';
         }
         $options[CURLOPT_HTTPHEADER] = $headers;
+        $pending = false;
+        $options[CURLOPT_HEADERFUNCTION] = static function ($curl, string $line) use (&$pending): int {
+            if (stripos($line, self::SECRETS_PENDING_HEADER . ':') === 0) {
+                $pending = true;
+            }
+            return strlen($line);
+        };
         curl_setopt_array($curl, $options);
         $text = curl_exec($curl);
         $errno = curl_errno($curl);
@@ -267,11 +358,11 @@ final class Modules_GdriveBackup_ConnectorClient
                 true,
             );
         }
-        return ['status' => $status, 'body' => (string) $text];
+        return ['status' => $status, 'body' => (string) $text, 'pending' => $pending];
     }
 
     /**
-     * @param array{status: int, body: string} $response
+     * @param array{status: int, body: string, pending: bool} $response
      * @param array<string, scalar> $context
      */
     private function decode(array $response, string $what, array $context): mixed

@@ -11,7 +11,10 @@ declare(strict_types=1);
  * to the data dir's owner when started as root, so its socket and files stay the panel's.
  * The OAuth client id and secret reach it as GDRIVE_CLIENT_ID / GDRIVE_CLIENT_SECRET in its
  * environment (they live in pm_Settings, which the service cannot read by itself); saving new
- * ones on the extension page stops the service so the next call starts it with them.
+ * ones on the extension page stops the service so the next call starts it with them. So do
+ * Plesk's dump and temp directories (GDRIVE_EXCHANGE_DIRS, PleskDirs). Its secrets store is
+ * `client`: the refresh tokens stay in pm_Settings (SecretsVault) and reach the service over
+ * the socket (ConnectorClient), never a file of the connector.
  */
 final class Modules_GdriveBackup_ConnectorService
 {
@@ -27,7 +30,7 @@ final class Modules_GdriveBackup_ConnectorService
         public readonly string $bundle,
         private readonly string $nodeSetting = '',
         private readonly array $env = [],
-        private readonly string $secretsStore = 'plesk',
+        public readonly string $secretsStore = 'client',
         private readonly string $pleskNodeRoot = '/opt/plesk/node',
         private readonly float $startTimeout = self::START_TIMEOUT,
     ) {
@@ -40,13 +43,25 @@ final class Modules_GdriveBackup_ConnectorService
             'GDRIVE_CLIENT_ID' => Modules_GdriveBackup_Settings::clientId(),
             'GDRIVE_CLIENT_SECRET' => Modules_GdriveBackup_Settings::clientSecret(),
         ], static fn (string $value): bool => $value !== '');
+        $dataDir = rtrim((string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/');
+        // Plesk's dump and temp dirs, and the spool dir of LocalFileAccess.
+        $env['GDRIVE_EXCHANGE_DIRS'] = implode(':', [
+            ...(new Modules_GdriveBackup_PleskDirs((string) pm_Settings::get(Modules_GdriveBackup_Settings::PSA_CONF, '/etc/psa/psa.conf')))->exchangeDirs(),
+            $dataDir . '/spool',
+        ]);
         return new self(
-            rtrim((string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_DATA_DIR, pm_Context::getVarDir() . 'connector'), '/'),
+            $dataDir,
             (string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_BUNDLE, pm_Context::getPlibDir() . 'connector/gdrive-backup.mjs'),
             (string) pm_Settings::get(Modules_GdriveBackup_Settings::NODE_BINARY, ''),
             $env,
-            (string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_SECRETS_STORE, 'plesk'),
+            (string) pm_Settings::get(Modules_GdriveBackup_Settings::CONNECTOR_SECRETS_STORE, 'client'),
         );
+    }
+
+    /** @return array<string, string> what the service and the CLI get in their environment */
+    public function environment(): array
+    {
+        return $this->env;
     }
 
     public function socketPath(): string

@@ -3,9 +3,14 @@
 declare(strict_types=1);
 
 /**
- * The one fixed OAuth callback (htdocs/oauth-callback.php): sends Google's answer, untouched
- * and unjudged, back to the settings page that started the flow. That page (OAuthFlow) and
- * the connector validate it; an unknown or expired state ends here with a message.
+ * The one fixed OAuth callback (htdocs/public/oauth-callback.php, served without a panel
+ * session): sends Google's answer back to the settings page that started the flow. It trusts
+ * nothing from the visitor but a `state` that matches a pending connect of this panel, and
+ * answers each state once: a forged, foreign (another panel's or another flow's), expired,
+ * replayed or missing state ends here with a message, as does an answer that is neither one
+ * well-formed code nor one well-formed error. Where it sends the browser comes from the
+ * pending record, never from the request. The settings page (OAuthFlow) and the connector
+ * then check the state again (object, single use, 10 minutes) and exchange the code.
  */
 final class Modules_GdriveBackup_OAuthCallback
 {
@@ -20,17 +25,26 @@ final class Modules_GdriveBackup_OAuthCallback
      */
     public function bounce(array $query): array
     {
+        $refused = ['status' => 400, 'message' => pm_Locale::lmsg('error.oauth_state_invalid')];
         $state = $query['state'] ?? null;
-        $record = is_string($state) && $state !== '' ? $this->states->find($state) : null;
+        // The connector's states are URL-safe tokens; anything else was never handed out.
+        if (!is_string($state) || !preg_match('/^[A-Za-z0-9_-]{1,256}$/', $state)) {
+            return $refused;
+        }
+        $code = $query['code'] ?? null;
+        $error = $query['error'] ?? null;
+        // Google answers with a code or an error, printable ASCII (RFC 6749 4.1.2, 4.1.2.1).
+        $codeOk = is_string($code) && preg_match('/^[\x21-\x7e]{1,2048}$/', $code) === 1;
+        $errorOk = is_string($error) && preg_match('/^[A-Za-z0-9_.-]{1,64}$/', $error) === 1;
+        if ($codeOk === $errorOk || ($code !== null && !$codeOk) || ($error !== null && !$errorOk)) {
+            return $refused;
+        }
+        $record = $this->states->claim($state);
         if ($record === null) {
-            return ['status' => 400, 'message' => pm_Locale::lmsg('error.oauth_state_invalid')];
+            return $refused;
         }
-        $answer = [Modules_GdriveBackup_OAuthFlow::STATE => $state];
-        if (is_string($query['code'] ?? null)) {
-            $answer[Modules_GdriveBackup_OAuthFlow::CODE] = $query['code'];
-        } else {
-            $answer[Modules_GdriveBackup_OAuthFlow::ERROR] = is_string($query['error'] ?? null) ? $query['error'] : 'no_code';
-        }
+        $answer = [Modules_GdriveBackup_OAuthFlow::STATE => $state]
+            + ($codeOk ? [Modules_GdriveBackup_OAuthFlow::CODE => $code] : [Modules_GdriveBackup_OAuthFlow::ERROR => $error]);
         return ['status' => 302, 'location' => Modules_GdriveBackup_OAuthFlow::withQuery($record['returnUrl'], $answer)];
     }
 }

@@ -114,6 +114,7 @@ final class Modules_GdriveBackup_OAuthFlow
             $this->fail($failure->getMessage());
             return;
         }
+        Modules_GdriveBackup_Settings::markConnected($this->object, true);
         pm_Log::info('Connected Google Drive for ' . $this->object->ref());
         Modules_GdriveBackup_Settings::pushMessage($this->object, 'info', pm_Locale::lmsg('oauth.connected', ['email' => $email]));
     }

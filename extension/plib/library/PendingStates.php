@@ -44,6 +44,25 @@ final class Modules_GdriveBackup_PendingStates
         return $this->load()[self::hash($state)] ?? null;
     }
 
+    /**
+     * The live record of a state not answered yet, marked answered: the one fixed callback lets
+     * each state through once. Null for an unknown, expired or already answered state.
+     *
+     * @return array{object: string, returnUrl: string, expires: int}|null
+     */
+    public function claim(string $state): ?array
+    {
+        $entries = $this->load();
+        $key = self::hash($state);
+        $record = $entries[$key] ?? null;
+        if ($record === null || ($record['answered'] ?? false)) {
+            return null;
+        }
+        $entries[$key]['answered'] = true;
+        $this->save($entries);
+        return $record;
+    }
+
     public function forget(string $state): void
     {
         $entries = $this->load();

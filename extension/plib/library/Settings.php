@@ -17,6 +17,8 @@ final class Modules_GdriveBackup_Settings
     public const CONNECTOR_BUNDLE = 'connector-bundle';
     public const CONNECTOR_DATA_DIR = 'connector-data-dir';
     public const CONNECTOR_SECRETS_STORE = 'connector-secrets-store';
+    /** Where Plesk's psa.conf is (DUMP_D); only tests and unusual installs change it. */
+    public const PSA_CONF = 'psa-conf';
 
     public static function clientId(): string
     {
@@ -68,7 +70,7 @@ final class Modules_GdriveBackup_Settings
         if ($stored !== '' || $request === null) {
             return $stored;
         }
-        return 'https://' . $request->getHttpHost() . pm_Context::getBaseUrl() . 'oauth-callback.php';
+        return 'https://' . $request->getHttpHost() . pm_Context::getBaseUrl() . 'public/oauth-callback.php';
     }
 
     public static function folder(Modules_GdriveBackup_BackupObject $object): string
@@ -79,6 +81,28 @@ final class Modules_GdriveBackup_Settings
     public static function setFolder(Modules_GdriveBackup_BackupObject $object, string $folder): void
     {
         pm_Settings::set($object->settingsKey('folder'), $folder === '' ? null : $folder);
+    }
+
+    /** Marks the object as connected through this panel (OAuthFlow), so a deletion knows to disconnect it. */
+    public static function markConnected(Modules_GdriveBackup_BackupObject $object, bool $connected): void
+    {
+        pm_Settings::set($object->settingsKey('connected'), $connected ? '1' : null);
+    }
+
+    public static function isMarkedConnected(Modules_GdriveBackup_BackupObject $object): bool
+    {
+        return pm_Settings::get($object->settingsKey('connected')) === '1';
+    }
+
+    /**
+     * Removes the object's own keys (folder setting, connected mark and, unless $keepMessage,
+     * its pending message) when it is disconnected or deleted.
+     */
+    public static function forgetObject(Modules_GdriveBackup_BackupObject $object, bool $keepMessage = false): void
+    {
+        foreach (['folder', 'connected', ...($keepMessage ? [] : ['message'])] as $prefix) {
+            pm_Settings::set($object->settingsKey($prefix), null);
+        }
     }
 
     /** Remembers a message for the object's settings page, shown once after the next redirect. */

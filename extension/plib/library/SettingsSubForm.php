@@ -104,6 +104,7 @@ class Modules_GdriveBackup_SettingsSubForm extends pm_Form_SubForm
         $disconnect = $this->getElement(self::DISCONNECT);
         if ($disconnect !== null && $disconnect->isChecked()) {
             Modules_GdriveBackup_ConnectorClient::fromContext()->disconnect($this->object->ref());
+            Modules_GdriveBackup_Settings::forgetObject($this->object, keepMessage: true);
             pm_Log::info('Disconnected Google Drive for ' . $this->object->ref());
             Modules_GdriveBackup_Settings::pushMessage($this->object, 'info', pm_Locale::lmsg('form.disconnected', [
                 'email' => (string) ($this->_account['email'] ?? ''),

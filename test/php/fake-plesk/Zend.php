@@ -6,6 +6,15 @@ declare(strict_types=1);
 // on and the extension uses, with ZF1's public signatures and only the behaviour we rely on:
 // values set by isValid(), `required`, element errors, submit buttons' isChecked().
 
+interface Zend_Validate_Interface
+{
+    public function isValid($value);
+}
+
+interface Zend_Controller_Action_Interface
+{
+}
+
 class Zend_Form_Element
 {
     private mixed $value;
@@ -121,7 +130,7 @@ class Zend_Form
         return $this;
     }
 
-    public function getElement($name): ?Zend_Form_Element
+    public function getElement($name)
     {
         return $this->_elements[$name] ?? null;
     }
@@ -132,13 +141,13 @@ class Zend_Form
         return $this->_elements;
     }
 
-    public function getValue($name): mixed
+    public function getValue($name)
     {
         return isset($this->_elements[$name]) ? $this->_elements[$name]->getValue() : null;
     }
 
     /** @return array<string, mixed> */
-    public function getValues($suppressArrayNotation = false): array
+    public function getValues($suppressArrayNotation = false)
     {
         $values = [];
         foreach ($this->_elements as $name => $element) {

@@ -2,7 +2,7 @@
 
 declare(strict_types=1);
 
-/** Fake of Plesk's pm_Client: login and role; customers and resellers registered by tests. */
+/** Fake of Plesk's pm_Client (methods as plesk/pm-api-stubs pm/Client.php declares them, untyped): login and role; customers and resellers registered by tests. */
 class pm_Client
 {
     /** @var array<int, pm_Client> */
@@ -25,7 +25,7 @@ class pm_Client
         return self::$registry[$id] = new self($id, $login, $type);
     }
 
-    public static function getByClientId($clientId): self
+    public static function getByClientId($clientId)
     {
         if (!isset(self::$registry[(int) $clientId])) {
             throw new pm_Exception("Client $clientId does not exist");
@@ -33,27 +33,27 @@ class pm_Client
         return self::$registry[(int) $clientId];
     }
 
-    public function getId(): int
+    public function getId()
     {
         return $this->id;
     }
 
-    public function getLogin(): string
+    public function getLogin()
     {
         return $this->login;
     }
 
-    public function isAdmin(): bool
+    public function isAdmin()
     {
         return $this->type === 'admin';
     }
 
-    public function isReseller(): bool
+    public function isReseller()
     {
         return $this->type === 'reseller';
     }
 
-    public function isClient(): bool
+    public function isClient()
     {
         return $this->type === 'customer';
     }

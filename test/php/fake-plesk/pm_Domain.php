@@ -2,7 +2,7 @@
 
 declare(strict_types=1);
 
-/** Fake of Plesk's pm_Domain: names of domains registered by tests. */
+/** Fake of Plesk's pm_Domain (methods as plesk/pm-api-stubs pm/Domain.php declares them, untyped): names of domains registered by tests. */
 class pm_Domain
 {
     /** @var array<int, string> */
@@ -18,7 +18,7 @@ class pm_Domain
         $this->name = self::$names[(int) $id];
     }
 
-    public function getName(): string
+    public function getName()
     {
         return $this->name;
     }

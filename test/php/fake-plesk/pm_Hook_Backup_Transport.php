@@ -2,16 +2,27 @@
 
 declare(strict_types=1);
 
-/**
- * Fake of Plesk's pm_Hook_Backup_Transport with the SDK's (untyped) signatures: abstract
- * methods make PHP check that the extension's class implements the whole contract.
- */
-abstract class pm_Hook_Backup_Transport
+// Fake of Plesk's backup transport hook with the SDK's exact declarations (plesk/pm-api-stubs,
+// pm/Hook/Interface.php, pm/Hook/Backup.php, pm/Hook/Backup/Transport.php at 23386e7): a
+// concrete class, untyped methods except getQuota(): array and getHash(): array (typed since the
+// stubs of February 2022), openFileRead($path, $offset) without a default. Bodies return what the
+// SDK's doc comments name as the default implementation. An extension class whose declarations
+// are incompatible with these fails to load, here as in Plesk.
+
+interface pm_Hook_Interface
 {
-    public const TYPE_SERVER = 'server';
-    public const TYPE_RESELLER = 'reseller';
-    public const TYPE_CUSTOMER = 'customer';
+}
+
+interface pm_Hook_Backup extends pm_Hook_Interface
+{
+}
+
+class pm_Hook_Backup_Transport implements pm_Hook_Backup
+{
     public const TYPE_SUBSCRIPTION = 'subscription';
+    public const TYPE_CUSTOMER = 'customer';
+    public const TYPE_RESELLER = 'reseller';
+    public const TYPE_SERVER = 'server';
 
     /** @var string */
     protected $_objectType;
@@ -25,47 +36,82 @@ abstract class pm_Hook_Backup_Transport
         $this->_objectId = $objectId;
     }
 
-    abstract public function isConfigured();
-
-    abstract public function getDescription();
-
-    abstract public function stat($path);
-
-    abstract public function listDir($path);
-
-    abstract public function createDir($path);
-
-    abstract public function deleteFile($path);
-
-    abstract public function deleteDir($path);
-
-    abstract public function openFileRead($path, $offset = 0);
-
-    abstract public function readFile($fd, $localFile, $size = null);
-
-    abstract public function openFileWrite($path);
-
-    abstract public function appendFile($fd, $localFile);
-
-    abstract public function closeFile($fd);
-
-    abstract public function getSettingsSubForm();
+    public function isConfigured()
+    {
+        return false;
+    }
 
     public function check()
     {
-        return ['errors' => [], 'warnings' => []];
+        return [];
+    }
+
+    public function getDescription()
+    {
+        return pm_Context::getModuleId();
+    }
+
+    public function stat($path)
+    {
+        return null;
+    }
+
+    public function listDir($path)
+    {
+        return [];
+    }
+
+    public function createDir($path)
+    {
+    }
+
+    public function deleteFile($path)
+    {
+    }
+
+    public function deleteDir($path)
+    {
+    }
+
+    public function openFileRead($path, $offset)
+    {
+        return '';
+    }
+
+    public function readFile($fd, $localFile, $size = null)
+    {
+        return 0;
+    }
+
+    public function openFileWrite($path)
+    {
+        return '';
+    }
+
+    public function appendFile($fd, $localFile)
+    {
+        return 0;
+    }
+
+    public function closeFile($fd)
+    {
+    }
+
+    public function getSettingsSubForm()
+    {
+        return new pm_Form_SubForm();
     }
 
     public function authorize(Zend_Controller_Action $controller)
     {
     }
 
-    public function getQuota()
+    public function getQuota(): array
     {
         return [];
     }
 
-    public function getHash()
+    public function getHash(): array
     {
         return [];
     }

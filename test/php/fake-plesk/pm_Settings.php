@@ -1,12 +1,16 @@
 <?php
 // Test double of Plesk's pm_Settings (the extension's Key-Value Storage), with the SDK's static
-// signatures. Plesk keeps these values in its database and encrypts the `*Encrypted` ones with
+// signatures (plesk/pm-api-stubs pm/Settings.php: get, set, clean($prefix), getDecrypted,
+// setEncrypted; values of at most 5000 characters since 17.8, pm_Exception_InvalidArgumentException
+// beyond; no way to list keys). Plesk keeps these values in its database and encrypts the `*Encrypted` ones with
 // AES-128-CBC under its own key; the fake does the same with a fixed test key, so a test can
 // assert that no secret lies in the clear on disk.
 //
 // Storage: the JSON file named by the environment variable FAKE_PLESK_SETTINGS_FILE (read on
-// every call and rewritten atomically on every change, so separate PHP processes -- one per
-// `plesk ext ... kv` run -- see each other's values), else an in-memory array for the process.
+// every call and rewritten atomically on every change, so separate PHP processes -- the panel and
+// a backup -- see each other's values), else an in-memory array for the process. Whether Plesk
+// counts the 5000 characters of an encrypted value before or after encryption is not documented:
+// the fake counts the plain text (the lenient reading); the extension stays far below either.
 //
 // Like Plesk: values are strings of at most 5000 characters; setting null removes the key.
 
@@ -28,39 +32,50 @@ class pm_Settings
     /** @var array<string, string> used when no settings file is configured */
     private static array $memory = [];
 
-    public static function get($key, $default = null)
+    public static function get($name, $default = null)
     {
         $all = self::load();
-        return array_key_exists((string) $key, $all) ? $all[(string) $key] : $default;
+        return array_key_exists((string) $name, $all) ? $all[(string) $name] : $default;
     }
 
-    public static function set($key, $value): void
+    public static function set($name, $value)
     {
-        self::store((string) $key, $value === null ? null : self::checked((string) $key, $value));
+        self::store((string) $name, $value === null ? null : self::checked((string) $name, $value));
     }
 
-    public static function getDecrypted($key, $default = null)
+    public static function getDecrypted($name, $default = null)
     {
-        $stored = self::get($key);
+        $stored = self::get($name);
         if ($stored === null) {
             return $default;
         }
-        return self::decrypt((string) $key, $stored);
+        return self::decrypt((string) $name, $stored);
     }
 
-    public static function setEncrypted($key, $value): void
+    public static function setEncrypted($name, $value)
     {
         if ($value === null) {
-            self::store((string) $key, null);
+            self::store((string) $name, null);
             return;
         }
-        self::store((string) $key, self::encrypt(self::checked((string) $key, $value)));
+        self::store((string) $name, self::encrypt(self::checked((string) $name, $value)));
     }
 
-    /** Removes every value of the extension (Plesk does this when the extension is removed). */
-    public static function clean(): void
+    /** Removes the values whose names start with $prefix (all of them for ''). */
+    public static function clean($prefix = '')
     {
-        self::save([]);
+        $prefix = (string) $prefix;
+        self::save(array_filter(
+            self::load(),
+            static fn (string $name): bool => $prefix !== '' && !str_starts_with($name, $prefix),
+            ARRAY_FILTER_USE_KEY,
+        ));
+    }
+
+    /** Test helper, not in the SDK: every stored name and value, as Plesk's database holds them. @return array<string, string> */
+    public static function fakeAll(): array
+    {
+        return self::load();
     }
 
     /** Test helper, not in the SDK: forget the in-memory values (the file, if any, is kept). */
@@ -78,7 +93,8 @@ class pm_Settings
         $length = function_exists('mb_strlen') ? mb_strlen($value, 'UTF-8') : strlen($value);
         if ($length > self::MAX_VALUE_LENGTH) {
             throw self::error(
-                "pm_Settings: the value of '$key' has $length characters, more than " . self::MAX_VALUE_LENGTH
+                "pm_Settings: the value of '$key' has $length characters, more than " . self::MAX_VALUE_LENGTH,
+                true,
             );
         }
         return $value;
@@ -169,9 +185,8 @@ class pm_Settings
         return is_string($file) && $file !== '' ? $file : null;
     }
 
-    private static function error(string $message): Throwable
+    private static function error(string $message, bool $invalidArgument = false): Throwable
     {
-        // Plesk throws pm_Exception; use it when the fake runtime defines it.
-        return class_exists('pm_Exception') ? new pm_Exception($message) : new RuntimeException($message);
+        return $invalidArgument ? new pm_Exception_InvalidArgumentException($message) : new pm_Exception($message);
     }
 }

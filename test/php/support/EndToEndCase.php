@@ -8,8 +8,9 @@ use PHPUnit\Framework\TestCase;
  * The extension against the real connector service and the real sandbox: one sandbox and one
  * connector data dir for the class; the connector is started by the extension's own client
  * (ConnectorService) with the sandbox's endpoints in its environment, the OAuth client the
- * admin stored in pm_Settings, and its refresh tokens in the (fake) Plesk Key-Value Storage
- * through the real kv.php bridge.
+ * admin stored in pm_Settings, and its refresh tokens in the (fake, really encrypting) Plesk
+ * Key-Value Storage, handed to the connector's memory over the socket (secrets store `client`).
+ * The settings live in a file, so a second PHP process (a backup) sees what the panel stored.
  */
 abstract class EndToEndCase extends TestCase
 {
@@ -44,7 +45,7 @@ abstract class EndToEndCase extends TestCase
         }
         self::$sandbox->stop();
         foreach (['GDRIVE_API_ROOT', 'GDRIVE_OAUTH_AUTH_URL', 'GDRIVE_OAUTH_TOKEN_URL', 'GDRIVE_OAUTH_REVOKE_URL',
-            'GDRIVE_PLESK_KV_COMMAND', 'GDRIVE_BACKUP_LOG_LEVEL', 'FAKE_PLESK_SETTINGS_FILE'] as $name) {
+            'GDRIVE_BACKUP_LOG_LEVEL', 'FAKE_PLESK_SETTINGS_FILE'] as $name) {
             putenv($name);
         }
         PleskTestCase::removeTree(self::$root);
@@ -68,7 +69,6 @@ abstract class EndToEndCase extends TestCase
     {
         pm_Context::$varDir = self::$root . '/var';
         putenv('FAKE_PLESK_SETTINGS_FILE=' . self::$settingsFile);
-        putenv('GDRIVE_PLESK_KV_COMMAND=' . PHP_BINARY . ' ' . __DIR__ . '/../bin/kv-bridge.php');
         putenv('GDRIVE_BACKUP_LOG_LEVEL=warn');
         foreach (['GDRIVE_API_ROOT', 'GDRIVE_OAUTH_AUTH_URL', 'GDRIVE_OAUTH_TOKEN_URL', 'GDRIVE_OAUTH_REVOKE_URL'] as $name) {
             putenv($name . '=' . self::$sandbox->env[$name]);

@@ -19,6 +19,8 @@ abstract class PleskTestCase extends TestCase
         putenv('FAKE_PLESK_SETTINGS_FILE');
         pm_Settings::fakeReset();
         pm_Log::$lines = [];
+        pm_View_Status::$messages = [];
+        pm_ProductInfo::$privateTempDir = null;
         pm_Session::$client = null;
         pm_Domain::$names = [12 => 'example.com'];
         pm_Client::$registry = [];

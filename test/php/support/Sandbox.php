@@ -14,7 +14,7 @@ final class Sandbox
      * application" OAuth client (the type Plesk's settings page needs): any other URI is
      * refused with redirect_uri_mismatch, as Google does.
      */
-    public const CALLBACK_URL = 'https://panel.example.com:8443/modules/gdrive-backup/oauth-callback.php';
+    public const CALLBACK_URL = 'https://panel.example.com:8443/modules/gdrive-backup/public/oauth-callback.php';
 
     /** @var array<string, string> */
     public array $env = [];

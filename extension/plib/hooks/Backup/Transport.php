@@ -7,7 +7,9 @@ declare(strict_types=1);
  * onto one call of the connector's HTTP API (ConnectorClient); no Drive logic lives here.
  * Paths go to the connector as Plesk gives them: the connector normalises and confines them.
  *
- * Signatures stay untyped like the SDK's, so the class fits every Plesk version since 18.0.28.
+ * Signatures follow the SDK's (plesk/pm-api-stubs pm/Hook/Backup/Transport.php): untyped, except
+ * getQuota(): array and getHash(): array, which the SDK types and an override must type too
+ * (test/php/LoadTest.php loads the class on base classes declared like the SDK's).
  */
 class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
 {
@@ -17,6 +19,8 @@ class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
     private Modules_GdriveBackup_BackupObject $object;
 
     private ?Modules_GdriveBackup_ConnectorClient $client = null;
+
+    private ?Modules_GdriveBackup_LocalFileAccess $files = null;
 
     /** URL of the Connect button, known once authorize() saw the settings page's request. */
     private ?string $connectUrl = null;
@@ -96,7 +100,8 @@ class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
 
     public function readFile($fd, $localFile, $size = null)
     {
-        return $this->client()->read((string) $fd, (string) $localFile, $size === null ? null : (int) $size);
+        $size = $size === null ? null : (int) $size;
+        return $this->files()->forWriting((string) $localFile, fn (string $path): int => $this->client()->read((string) $fd, $path, $size));
     }
 
     public function openFileWrite($path)
@@ -106,7 +111,7 @@ class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
 
     public function appendFile($fd, $localFile)
     {
-        return $this->client()->append((string) $fd, (string) $localFile);
+        return $this->files()->forReading((string) $localFile, fn (string $path): int => $this->client()->append((string) $fd, $path));
     }
 
     /** The connector's handles say what they are: `w-...` for writes, `r-...` for reads. */
@@ -143,7 +148,7 @@ class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
         (new Modules_GdriveBackup_OAuthFlow($this->object, $this->client()))->authorize($controller);
     }
 
-    public function getQuota()
+    public function getQuota(): array
     {
         try {
             $quota = $this->client()->quota($this->object->ref());
@@ -155,7 +160,7 @@ class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
     }
 
     /** Drive keeps an md5 of every binary file; Plesk checks each new file against it. */
-    public function getHash()
+    public function getHash(): array
     {
         return ['type' => 'md5', 'blockSize' => 0];
     }
@@ -173,5 +178,11 @@ class Modules_GdriveBackup_Backup_Transport extends pm_Hook_Backup_Transport
     private function client(): Modules_GdriveBackup_ConnectorClient
     {
         return $this->client ??= Modules_GdriveBackup_ConnectorClient::fromContext();
+    }
+
+    /** Plesk's backup runs as root, the connector as the panel's user: see LocalFileAccess. */
+    private function files(): Modules_GdriveBackup_LocalFileAccess
+    {
+        return $this->files ??= Modules_GdriveBackup_LocalFileAccess::fromService(Modules_GdriveBackup_ConnectorService::fromContext());
     }
 }

@@ -4,11 +4,16 @@ declare(strict_types=1);
 
 // The one OAuth redirect URI registered at Google for this panel: bounces Google's answer back
 // to the storage settings page that asked for it (Modules_GdriveBackup_OAuthCallback).
+// It lives in htdocs/public/ because Plesk serves the rest of htdocs/ only inside a panel
+// session, and Google's redirect may arrive on another host name than the admin's session.
+// Nothing here trusts the visitor: only a state this panel handed out, once, leads anywhere.
 
 if (!class_exists('pm_Context')) {
     require_once 'sdk.php';
 }
 pm_Context::init('gdrive-backup');
+header('Cache-Control: no-store');
+header('Referrer-Policy: no-referrer');
 
 $result = (new Modules_GdriveBackup_OAuthCallback())->bounce($_GET);
 if (isset($result['location'])) {
