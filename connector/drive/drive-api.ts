@@ -65,11 +65,15 @@ export class DriveApi {
     return this.pacer.run(label, { object: this.object, ...context }, fn);
   }
 
-  /** Children of `parent` called `name`, oldest first (Drive allows duplicates). */
+  /**
+   * Children of `parent` called exactly `name`, oldest first (Drive allows duplicates). Drive's
+   * `name =` matches regardless of case (rclone re-filters its hits for this reason,
+   * backend/drive/drive.go), so `backup.tar` must not answer for `Backup.tar`.
+   */
   async findChildren(parent: FolderRef, name: string, path: string): Promise<DriveItem[]> {
     const q = `name = ${qLiteral(name)} and ${qLiteral(parent.id)} in parents and trashed = false`;
     const items = await this.list(parent, q, path, 100);
-    return items;
+    return items.filter((item) => item.name === name);
   }
 
   /** Every child of `parent`, all pages, oldest first. */

@@ -157,3 +157,42 @@ describe('object transport', () => {
     expect(env.sandbox.counters()['files.list']).toBe(before + 1);
   });
 });
+
+describe('names differing only in case (Drive matches name = case-insensitively)', () => {
+  it('writing Backup.tar neither deletes nor answers for backup.tar', async () => {
+    env = await startTestEnv();
+    const lower = await put(env, '/d/backup.tar', 'lower case');
+    const upper = await put(env, '/d/Backup.tar', 'UPPER');
+    expect(liveNamed(env, 'backup.tar')).toHaveLength(1);
+    expect(liveNamed(env, 'Backup.tar')).toHaveLength(1);
+    expect(await env.transport.stat('/d/backup.tar')).toEqual({
+      name: 'backup.tar',
+      size: 10,
+      isDir: false,
+      hash: lower.md5,
+    });
+    expect(await env.transport.stat('/d/Backup.tar')).toMatchObject({ name: 'Backup.tar', hash: upper.md5 });
+    expect(await env.transport.stat('/d/BACKUP.TAR')).toBeNull();
+    const fd = await env.transport.openFileRead('/d/backup.tar', 0);
+    const local = join(env.tmpDir, 'lower');
+    await env.connector.readFile(fd, local, null);
+    await env.connector.closeRead(fd);
+    expect(await readFile(local, 'utf8')).toBe('lower case');
+    await env.transport.deleteFile('/d/Backup.tar');
+    expect(liveNamed(env, 'Backup.tar')).toHaveLength(0);
+    expect(liveNamed(env, 'backup.tar')).toHaveLength(1);
+    await expect(env.transport.deleteFile('/d/BACKUP.tar')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('a folder named with other case is a folder of its own', async () => {
+    env = await startTestEnv();
+    await env.transport.createDir('/Dumps');
+    await env.transport.createDir('/dumps/sub');
+    expect(liveNamed(env, 'Dumps')).toHaveLength(1);
+    expect(liveNamed(env, 'dumps')).toHaveLength(1);
+    expect((await env.transport.listDir('/')).map((e) => e.name).sort()).toEqual(['Dumps', 'dumps']);
+    expect(await env.transport.listDir('/Dumps')).toEqual([]);
+    await env.transport.deleteDir('/Dumps');
+    expect(await env.transport.stat('/dumps/sub')).toMatchObject({ isDir: true });
+  });
+});
