@@ -26,7 +26,7 @@
  */
 import type { Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { GdriveBackupError } from '../errors/errors.js';
+import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
@@ -519,19 +519,4 @@ async function openLocalFile(path: string): Promise<LocalFile> {
     await handle.close();
     throw error;
   }
-}
-
-export function localFileError(path: string, error: unknown): GdriveBackupError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const reason =
-    code === 'ENOENT'
-      ? 'it does not exist'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'ENOTDIR'
-            ? 'a parent of it is not a directory'
-            : `${code ?? 'error'}`;
-  return new GdriveBackupError('local_file_error', { path, reason }, { cause: error });
 }

@@ -34,7 +34,7 @@ import {
   type UploadEnv,
   type UploadRecord,
 } from './resumable-upload.js';
-import type { Pacer } from './retry.js';
+import { localFailure, type Pacer } from './retry.js';
 import { listSpools, removeSpool } from './spool.js';
 import { DownloadHash, UploadHash } from './stream-hash.js';
 
@@ -169,7 +169,8 @@ export class TransferHandles implements HandleOperations {
         // The session is gone on Drive: nothing can finish this handle any more.
         if (error instanceof GdriveBackupError && error.code === 'upload_session_expired')
           await this.forget(fd);
-        throw error;
+        // A local errno (reading the local file, or the spool) is the admin's to fix, not Google's.
+        throw localFailure(error, localFile) ?? error;
       }
     });
   }
@@ -195,6 +196,13 @@ export class TransferHandles implements HandleOperations {
   }
 
   async readFile(fd: string, localFile: string, size: number | null): Promise<number> {
+    // A local errno (writing the local file) is the admin's to fix, not Google's.
+    return this.readIntoLocalFile(fd, localFile, size).catch((error: unknown) => {
+      throw localFailure(error, localFile) ?? error;
+    });
+  }
+
+  private async readIntoLocalFile(fd: string, localFile: string, size: number | null): Promise<number> {
     if (size !== null && (!Number.isSafeInteger(size) || size < 0))
       throw new GdriveBackupError('bad_request', {
         detail: 'the size must be a whole number of bytes, 0 or more, or null',
