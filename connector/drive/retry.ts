@@ -6,7 +6,13 @@
  *  - retried with exponential backoff and full jitter, honouring Retry-After: 429, 500, 502,
  *    503, 504, 403 rateLimitExceeded / userRateLimitExceeded, connection resets and timeouts;
  *  - final at once, as one GdriveBackupError the admin can act on: Drive full, daily limit,
- *    permission denied, not found, invalid requests, invalid_grant.
+ *    permission denied, not found, invalid requests, invalid_grant;
+ *  - the 750 GB/day upload cap, which Drive answers on upload requests as an ordinary-looking
+ *    403 userRateLimitExceeded "User rate limit exceeded.": an upload request gets a short
+ *    budget of attempts for it (a burst of real rate limiting passes), then it is `daily_limit`.
+ *    rclone's drive backend treats this answer as the upload limit (`--drive-stop-on-upload-limit`,
+ *    Fs.shouldRetry in backend/drive/drive.go, matching the message "User rate limit exceeded.").
+ *    On metadata requests the same answer stays an ordinary rate limit.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type ErrorParams, GdriveBackupError, localFileError } from '../errors/errors.js';
@@ -30,6 +36,22 @@ export class DriveRequestError extends Error {
     super(describeFailure(failure));
     this.name = 'DriveRequestError';
   }
+}
+
+/** Pacer labels of the requests that carry file content to Drive. */
+const UPLOAD_LABELS = new Set(['upload.start', 'upload.chunk', 'upload.multipart']);
+/** Attempts an upload request gets for the daily-cap answer before it is reported as the cap. */
+export const UPLOAD_CAP_ATTEMPTS = 3;
+/** Google's message for the daily upload cap (ordinary per-user rate limits word it otherwise). */
+const UPLOAD_CAP_MESSAGE = 'User rate limit exceeded.';
+
+/** True for Drive's answer to an upload request over the 750 GB/day cap (or a burst like it). */
+export function isUploadCap(label: string, f: DriveFailure): boolean {
+  if (!UPLOAD_LABELS.has(label) || f.status !== 403) return false;
+  return (
+    f.reason === 'userRateLimitExceeded' ||
+    (f.reason === 'rateLimitExceeded' && f.message === UPLOAD_CAP_MESSAGE)
+  );
 }
 
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
@@ -196,12 +218,21 @@ export interface FailureContext extends ErrorParams {
   localFile?: string;
 }
 
-/** The admin's error for a failure that retrying cannot fix (or that kept failing). */
-export function finalError(f: DriveFailure, context: FailureContext, attempts = 1): GdriveBackupError {
+/**
+ * The admin's error for a failure that retrying cannot fix (or that kept failing); `label` names
+ * the request (an upload request's rate-limit answer is the daily cap).
+ */
+export function finalError(
+  f: DriveFailure,
+  context: FailureContext,
+  attempts = 1,
+  label = '',
+): GdriveBackupError {
   const detail = describeFailure(f);
   const { localFile: _local, ...where } = context;
   const params = { ...where, detail, attempts };
   const reason = f.reason ?? '';
+  if (isUploadCap(label, f)) return new GdriveBackupError('daily_limit', params);
   if (reason === 'invalid_grant') return new GdriveBackupError('reconnect_required', params);
   if (f.status === 401) return new GdriveBackupError('reconnect_required', params);
   if (
@@ -268,8 +299,11 @@ export class Pacer {
         if (local !== undefined) throw local;
         const failure = failureFromError(error);
         if (failure === undefined) throw error;
-        if (!isRetryable(failure)) throw finalError(failure, context, attempt);
-        if (attempt >= this.policy.maxAttempts) throw finalError(failure, context, attempt);
+        if (!isRetryable(failure)) throw finalError(failure, context, attempt, label);
+        const budget = isUploadCap(label, failure)
+          ? Math.min(UPLOAD_CAP_ATTEMPTS, this.policy.maxAttempts)
+          : this.policy.maxAttempts;
+        if (attempt >= budget) throw finalError(failure, context, attempt, label);
         const delayMs = this.delayFor(attempt, failure);
         this.onRetry?.({ attempt, delayMs, failure, label });
         await sleep(delayMs);

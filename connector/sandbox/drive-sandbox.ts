@@ -143,8 +143,9 @@ const ERROR_FAULTS: Partial<Record<FaultKind, () => DriveError>> = {
       headers: { 'retry-after': '1' },
     }),
   rate403: () => new DriveError(403, 'rateLimitExceeded', 'Rate Limit Exceeded', { domain: 'usageLimits' }),
+  // The 750 GB/day upload cap, in Google's words (see faults.ts).
   daily403: () =>
-    new DriveError(403, 'dailyLimitExceeded', 'Daily Limit Exceeded', { domain: 'usageLimits' }),
+    new DriveError(403, 'userRateLimitExceeded', 'User rate limit exceeded.', { domain: 'usageLimits' }),
   quota403: quotaExceeded,
 };
 

@@ -23,7 +23,11 @@
  *  - 500, 503         Drive's backendError answer with that status.
  *  - 429              429 rateLimitExceeded with `Retry-After: 1`.
  *  - rate403          403 usageLimits/rateLimitExceeded (retryable by Google's guidance).
- *  - daily403         403 usageLimits/dailyLimitExceeded (final).
+ *  - daily403         the 750 GB/day upload cap as Google answers it: 403 usageLimits/
+ *                     userRateLimitExceeded, message "User rate limit exceeded." (the body
+ *                     rclone's --drive-stop-on-upload-limit recognises, backend/drive/drive.go
+ *                     Fs.shouldRetry; Google never says dailyLimitExceeded for it). Meant for
+ *                     upload kinds; on others it reads as an ordinary rate limit, as on Drive.
  *  - quota403         403 storageQuotaExceeded (final).
  *  - reset            the connection is destroyed mid-body: for requests with a body after
  *                     reading part of it (an upload chunk persists NOTHING of it); for

@@ -151,10 +151,21 @@ describe('object transport', () => {
     expect(await env.transport.stat('/after-faults')).toMatchObject({ isDir: true });
     expect(env.connector.requestCounts()['files.list']).toBe(env.sandbox.counters()['files.list']);
     // A final answer is not retried.
+    env.sandbox.setFaults('files.list:quota403');
+    const before = env.sandbox.counters()['files.list'];
+    await expect(env.transport.stat('/after-faults')).rejects.toMatchObject({ code: 'drive_full' });
+    expect(env.sandbox.counters()['files.list']).toBe(before + 1);
+  });
+
+  it("takes the upload cap's answer on a metadata request for a burst of rate limiting: retried, never daily_limit", async () => {
+    env = await startTestEnv({ config: { maxAttempts: 4 } });
+    await env.transport.createDir('/d');
+    env.sandbox.setFaults('files.list:daily403x3');
+    expect(await env.transport.stat('/d')).toMatchObject({ isDir: true });
     env.sandbox.setFaults('files.list:daily403');
     const before = env.sandbox.counters()['files.list'];
-    await expect(env.transport.stat('/after-faults')).rejects.toMatchObject({ code: 'daily_limit' });
-    expect(env.sandbox.counters()['files.list']).toBe(before + 1);
+    await expect(env.transport.stat('/d')).rejects.toMatchObject({ code: 'rate_limited', retryable: true });
+    expect(env.sandbox.counters()['files.list']).toBe(before + 4);
   });
 });
 
