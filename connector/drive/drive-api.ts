@@ -12,7 +12,7 @@ import { isGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import type { DriveHttp } from './drive-http.js';
 import { qLiteral } from './paths.js';
-import type { FailureContext, Pacer } from './retry.js';
+import { driveReason, type FailureContext, type Pacer } from './retry.js';
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 
@@ -135,11 +135,34 @@ export class DriveApi {
     return toItem(response.data);
   }
 
-  /** Permanent delete (a folder takes its contents with it). */
-  async deleteItem(id: string, path: string): Promise<void> {
-    await this.run('files.delete', { path }, () =>
-      this.drive.files.delete({ fileId: id, supportsAllDrives: true }),
-    );
+  /**
+   * Permanent delete (a folder takes its contents with it). In a shared drive only an organizer
+   * may delete; a content manager gets 403 insufficientFilePermissions (Google's files.delete
+   * reference), and the item goes to the trash instead, which a content manager may do.
+   * Returns how it went.
+   */
+  async deleteItem(id: string, path: string): Promise<'deleted' | 'trashed'> {
+    try {
+      await this.run('files.delete', { path }, () =>
+        this.drive.files.delete({ fileId: id, supportsAllDrives: true }),
+      );
+      return 'deleted';
+    } catch (error) {
+      if (driveReason(error) !== 'insufficientFilePermissions') throw error;
+      await this.run('files.update', { path }, () =>
+        this.drive.files.update({
+          fileId: id,
+          requestBody: { trashed: true },
+          fields: 'id',
+          supportsAllDrives: true,
+        }),
+      );
+      this.log.info('no permission to delete permanently (a shared drive content manager?): moved to trash', {
+        object: this.object,
+        path,
+      });
+      return 'trashed';
+    }
   }
 
   async email(): Promise<string> {

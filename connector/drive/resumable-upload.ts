@@ -270,6 +270,8 @@ export async function finishUpload(
     }
   }
 
+  // md5 (like sha256) is only "if available": an answer without it is re-read before anything goes.
+  if (file.md5Checksum === undefined && file.id) file = await rereadFile(env, context, file.id);
   const failure = verificationError(file, total, ours, record.path);
   if (failure !== undefined) {
     env.log.warn('upload: verification failed, removing the file', {
@@ -450,6 +452,26 @@ function parseResource(data: unknown): DriveFileResource {
 
 function requestFailure(res: HttpResponse<unknown>): DriveRequestError {
   return new DriveRequestError(failureFromBody(res.status, res.data, res.headers.get('retry-after')));
+}
+
+/** The finished file's size and checksums, from files.get. */
+async function rereadFile(
+  env: UploadEnv,
+  context: FailureContext,
+  fileId: string,
+): Promise<DriveFileResource> {
+  const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true&fields=${UPLOAD_FIELDS}`;
+  return env.pacer.run('files.get', context, async () => {
+    const res = await env.http.request<string>({
+      url,
+      method: 'GET',
+      responseType: 'text',
+      validateStatus: notUnauthorized,
+      retry: false,
+    });
+    if (res.status !== 200) throw requestFailure(res);
+    return parseResource(res.data);
+  });
 }
 
 async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: string): Promise<void> {

@@ -220,13 +220,31 @@ export interface FailureContext extends ErrorParams {
 
 /**
  * The admin's error for a failure that retrying cannot fix (or that kept failing); `label` names
- * the request (an upload request's rate-limit answer is the daily cap).
+ * the request (an upload request's rate-limit answer is the daily cap). Its cause is the
+ * DriveRequestError, so callers can tell Google's reasons apart (driveReason).
  */
 export function finalError(
   f: DriveFailure,
   context: FailureContext,
   attempts = 1,
   label = '',
+): GdriveBackupError {
+  const error = catalogueError(f, context, attempts, label);
+  error.cause = new DriveRequestError(f);
+  return error;
+}
+
+/** Google's reason (`errors[0].reason`) behind a final error of the Pacer, if any. */
+export function driveReason(error: unknown): string | undefined {
+  const cause = error instanceof GdriveBackupError ? error.cause : undefined;
+  return cause instanceof DriveRequestError ? cause.failure.reason : undefined;
+}
+
+function catalogueError(
+  f: DriveFailure,
+  context: FailureContext,
+  attempts: number,
+  label: string,
 ): GdriveBackupError {
   const detail = describeFailure(f);
   const { localFile: _local, ...where } = context;

@@ -55,6 +55,7 @@ import {
   type SandboxCore,
   SandboxState,
   SCOPE_DRIVE_FILE,
+  type SharedDriveRole,
   type StoredItem,
 } from './sandbox-state.js';
 import { Shaping } from './shaping.js';
@@ -123,8 +124,8 @@ export interface Sandbox {
   revokeAll(): void;
   /** A refresh token as if the consent flow had run (scope default drive.file). */
   issueRefreshToken(options?: { email?: string; scope?: string; clientId?: string }): string;
-  /** Returns the shared drive id. */
-  createSharedDrive(name: string): string;
+  /** Returns the shared drive id; `role` is the user's (default organizer, see sandbox-state.ts). */
+  createSharedDrive(name: string, options?: { role?: SharedDriveRole }): string;
   /** Everything stored, trashed included. */
   items(): SandboxItem[];
   /** File with the stored bytes (for tests). */
@@ -421,7 +422,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       state.consented.add(`${email} ${client}`);
       return state.issueRefreshToken(client, scopes, email).token;
     },
-    createSharedDrive: (name) => state.createSharedDrive(name),
+    createSharedDrive: (name, opts = {}) => state.createSharedDrive(name, opts.role),
     items: () => [...state.items.values()].filter((i) => !i.isRoot).map(publicItem),
     contentPath: (fileId) => store.contentPath(fileId),
     tree,
