@@ -104,18 +104,22 @@ export class DriveApi {
   }
 
   /** The item, or null when Drive does not know it (or it is in the trash). */
-  async getItem(id: string, path: string): Promise<(DriveItem & { driveId?: string }) | null> {
+  async getItem(
+    id: string,
+    path: string,
+  ): Promise<(DriveItem & { driveId?: string; parents?: string[] }) | null> {
     try {
       const response = await this.run('files.get', { path }, () =>
         this.drive.files.get({
           fileId: id,
-          fields: `${ITEM_FIELDS},trashed,driveId`,
+          fields: `${ITEM_FIELDS},trashed,driveId,parents`,
           supportsAllDrives: true,
         }),
       );
       if (response.data.trashed) return null;
-      const item: DriveItem & { driveId?: string } = toItem(response.data);
+      const item: DriveItem & { driveId?: string; parents?: string[] } = toItem(response.data);
       if (response.data.driveId) item.driveId = response.data.driveId;
+      if (response.data.parents) item.parents = response.data.parents;
       return item;
     } catch (error) {
       if (isGdriveBackupError(error, 'not_found')) return null;

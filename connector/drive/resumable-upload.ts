@@ -240,7 +240,7 @@ export async function finishUpload(
   env: UploadEnv,
   start: UploadRecord,
   liveSha256?: Hash,
-): Promise<WriteResult> {
+): Promise<WriteResult & { fileId?: string }> {
   const context = failureContext(start);
   const total = start.appended;
   const ours = (await UploadHash.create(start.hashState, liveSha256)).digest();
@@ -282,7 +282,8 @@ export async function finishUpload(
     throw failure;
   }
   env.log.debug('upload: finished and verified', { fd: env.fd, bytes: total });
-  if (ours.sha256 !== undefined) return { size: total, md5: ours.md5, sha256: ours.sha256 };
+  const fileId = file.id ? { fileId: file.id } : {};
+  if (ours.sha256 !== undefined) return { size: total, md5: ours.md5, sha256: ours.sha256, ...fileId };
   env.log.info(
     "upload: sha256 not re-computed (a restart or a repeated call in between), reporting Drive's; size and md5 verified",
     {
@@ -290,7 +291,7 @@ export async function finishUpload(
       bytes: total,
     },
   );
-  return { size: total, md5: ours.md5, sha256: file.sha256Checksum?.toLowerCase() ?? '' };
+  return { size: total, md5: ours.md5, sha256: file.sha256Checksum?.toLowerCase() ?? '', ...fileId };
 }
 
 /** Slices small enough that the event loop keeps the socket busy between them. */

@@ -24,7 +24,7 @@ import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { HandleOperations, WriteResult } from '../transport/types.js';
 import type { DriveHttp } from './drive-http.js';
-import { KeyedMutex } from './folders.js';
+import { KeyedMutex, type RecentItems } from './folders.js';
 import { downloadSlice, openForWriting } from './ranged-download.js';
 import {
   appendToUpload,
@@ -48,6 +48,8 @@ export interface TransferDeps {
   httpFor(object: ObjectRef): Promise<DriveHttp>;
   /** The one retry policy (retry.ts). */
   pacer: Pacer;
+  /** Told of every finished upload, so look-ups find it before Drive's lists do (folders.ts). */
+  recent?: RecentItems;
 }
 
 export interface OpenWriteInput {
@@ -180,7 +182,10 @@ export class TransferHandles implements HandleOperations {
       const record = await this.load(fd, 'write');
       try {
         const live = this.liveSha256For(fd, record);
-        const result = await this.withUploadEnv(fd, record, (env) => finishUpload(env, record, live));
+        const { fileId, ...result } = await this.withUploadEnv(fd, record, (env) =>
+          finishUpload(env, record, live),
+        );
+        if (fileId) this.deps.recent?.remember(record.parentId, record.name, fileId);
         await this.forget(fd);
         return result;
       } catch (error) {
