@@ -45,7 +45,9 @@
  *                     them: files.get shows them), as an answer given before Drive has them.
  *  - hideN            files.list only: items made in the last N seconds are missing from this
  *                     list (files.get by id still finds them): Drive's lists are not
- *                     read-after-write consistent (public reports: 5-15 s for new folders).
+ *                     read-after-write consistent (reports: rclone/rclone#2485, duplicate
+ *                     folders unless 5 s pass; bellingcat/auto-archiver#191, a new folder not
+ *                     found by search for minutes; rkhwaja/fs.googledrivefs#52).
  * Error answers read and discard the request body first, as Google's front ends do.
  */
 export const FAULT_KINDS = [
