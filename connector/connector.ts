@@ -61,8 +61,8 @@ export async function createConnector(
   );
   const accounts = new Accounts({ config, secrets, state, log, counter });
   const mutex = new KeyedMutex();
-  // What this process made or finished, for look-ups Drive's lists have not caught up with.
-  const recent = new RecentItems();
+  // What the connector made or finished, for look-ups Drive's lists have not caught up with.
+  const recent = new RecentItems(state, options.now);
   const contexts = new Map<string, ObjectContext>();
 
   const contextFor = (object: ObjectRef): ObjectContext => {

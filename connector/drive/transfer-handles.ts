@@ -185,7 +185,7 @@ export class TransferHandles implements HandleOperations {
         const { fileId, ...result } = await this.withUploadEnv(fd, record, (env) =>
           finishUpload(env, record, live),
         );
-        if (fileId) this.deps.recent?.remember(record.parentId, record.name, fileId);
+        if (fileId) await this.deps.recent?.remember(record.parentId, record.name, fileId);
         await this.forget(fd);
         return result;
       } catch (error) {

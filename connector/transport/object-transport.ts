@@ -153,7 +153,7 @@ export class ObjectTransport implements Transport {
     const api = await this.api();
     for (const file of files) {
       await api.deleteItem(file.id, shown);
-      this.deps.folders.forgetItem(file.id);
+      await this.deps.folders.forgetItem(file.id);
     }
   }
 
@@ -173,7 +173,7 @@ export class ObjectTransport implements Transport {
     const api = await this.api();
     for (const folder of folders) {
       await api.deleteItem(folder.id, shown);
-      this.deps.folders.forgetItem(folder.id);
+      await this.deps.folders.forgetItem(folder.id);
     }
     await this.deps.folders.forgetUnder(names);
   }
@@ -193,7 +193,7 @@ export class ObjectTransport implements Transport {
       for (const old of existing) {
         this.deps.log.info('replacing an existing file', { object: this.name, path: shown });
         await api.deleteItem(old.id, shown);
-        this.deps.folders.forgetItem(old.id);
+        await this.deps.folders.forgetItem(old.id);
       }
       return this.deps.engine.openWrite({
         object: this.object,

@@ -88,6 +88,30 @@ describe('a file just closed, which lists do not show yet', () => {
   });
 });
 
+describe('what the connector remembers', () => {
+  it('survives a restart: a file closed just before it is still found', async () => {
+    env = await startTestEnv();
+    await env.transport.createDir('/d');
+    env.sandbox.setFaults(HIDE);
+    const written = await put(env, '/d/before-restart.tar', 'kept');
+    await env.reopen();
+    expect(await env.transport.stat('/d/before-restart.tar')).toMatchObject({ size: 4, hash: written.md5 });
+  });
+
+  it('is forgotten after an hour, when lists have long caught up', async () => {
+    let now = Date.now();
+    env = await startTestEnv({ now: () => now });
+    await env.transport.createDir('/d');
+    env.sandbox.setFaults(HIDE);
+    await put(env, '/d/old.tar', 'old');
+    now += 3600_000 + 1;
+    env.sandbox.resetCounters();
+    // The sandbox still hides it (its own clock), so only the memory could find it: it no longer does.
+    expect(await env.transport.stat('/d/old.tar')).toBeNull();
+    expect(env.sandbox.counters()['files.get']).toBe(0);
+  });
+});
+
 describe('duplicate files', () => {
   it('answer with the newest complete copy', async () => {
     env = await startTestEnv();
