@@ -11,7 +11,7 @@ import { lockDataDir } from './data-dir-lock.js';
 import { RequestCounter } from './drive/authorized-http.js';
 import { DriveApi } from './drive/drive-api.js';
 import type { DriveHttp } from './drive/drive-http.js';
-import { KeyedMutex, ObjectFolders } from './drive/folders.js';
+import { KeyedMutex, ObjectFolders, RecentItems } from './drive/folders.js';
 import { describeFailure, Pacer } from './drive/retry.js';
 import { TransferHandles } from './drive/transfer-handles.js';
 import { type Log, silentLog } from './log.js';
@@ -61,6 +61,8 @@ export async function createConnector(
   );
   const accounts = new Accounts({ config, secrets, state, log, counter });
   const mutex = new KeyedMutex();
+  // What the connector made or finished, for look-ups Drive's lists have not caught up with.
+  const recent = new RecentItems(state, options.now);
   const contexts = new Map<string, ObjectContext>();
 
   const contextFor = (object: ObjectRef): ObjectContext => {
@@ -74,7 +76,10 @@ export async function createConnector(
         if (api?.http !== http) api = { http, api: new DriveApi(http, pacer, config, log, key) };
         return api.api;
       };
-      context = { api: apiFor, folders: new ObjectFolders({ object, api: apiFor, state, log, mutex }) };
+      context = {
+        api: apiFor,
+        folders: new ObjectFolders({ object, api: apiFor, state, log, mutex, recent }),
+      };
       contexts.set(key, context);
     }
     return context;
@@ -98,6 +103,7 @@ export async function createConnector(
     log,
     httpFor: (object) => accounts.httpFor(object),
     pacer,
+    recent,
   });
 
   let closed = false;

@@ -12,7 +12,7 @@ import { isGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import type { DriveHttp } from './drive-http.js';
 import { qLiteral } from './paths.js';
-import type { FailureContext, Pacer } from './retry.js';
+import { driveReason, type FailureContext, type Pacer } from './retry.js';
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 
@@ -65,11 +65,15 @@ export class DriveApi {
     return this.pacer.run(label, { object: this.object, ...context }, fn);
   }
 
-  /** Children of `parent` called `name`, oldest first (Drive allows duplicates). */
+  /**
+   * Children of `parent` called exactly `name`, oldest first (Drive allows duplicates). Drive's
+   * `name =` matches regardless of case (rclone re-filters its hits for this reason,
+   * backend/drive/drive.go), so `backup.tar` must not answer for `Backup.tar`.
+   */
   async findChildren(parent: FolderRef, name: string, path: string): Promise<DriveItem[]> {
     const q = `name = ${qLiteral(name)} and ${qLiteral(parent.id)} in parents and trashed = false`;
     const items = await this.list(parent, q, path, 100);
-    return items;
+    return items.filter((item) => item.name === name);
   }
 
   /** Every child of `parent`, all pages, oldest first. */
@@ -100,18 +104,22 @@ export class DriveApi {
   }
 
   /** The item, or null when Drive does not know it (or it is in the trash). */
-  async getItem(id: string, path: string): Promise<(DriveItem & { driveId?: string }) | null> {
+  async getItem(
+    id: string,
+    path: string,
+  ): Promise<(DriveItem & { driveId?: string; parents?: string[] }) | null> {
     try {
       const response = await this.run('files.get', { path }, () =>
         this.drive.files.get({
           fileId: id,
-          fields: `${ITEM_FIELDS},trashed,driveId`,
+          fields: `${ITEM_FIELDS},trashed,driveId,parents`,
           supportsAllDrives: true,
         }),
       );
       if (response.data.trashed) return null;
-      const item: DriveItem & { driveId?: string } = toItem(response.data);
+      const item: DriveItem & { driveId?: string; parents?: string[] } = toItem(response.data);
       if (response.data.driveId) item.driveId = response.data.driveId;
+      if (response.data.parents) item.parents = response.data.parents;
       return item;
     } catch (error) {
       if (isGdriveBackupError(error, 'not_found')) return null;
@@ -131,11 +139,34 @@ export class DriveApi {
     return toItem(response.data);
   }
 
-  /** Permanent delete (a folder takes its contents with it). */
-  async deleteItem(id: string, path: string): Promise<void> {
-    await this.run('files.delete', { path }, () =>
-      this.drive.files.delete({ fileId: id, supportsAllDrives: true }),
-    );
+  /**
+   * Permanent delete (a folder takes its contents with it). In a shared drive only an organizer
+   * may delete; a content manager gets 403 insufficientFilePermissions (Google's files.delete
+   * reference), and the item goes to the trash instead, which a content manager may do.
+   * Returns how it went.
+   */
+  async deleteItem(id: string, path: string): Promise<'deleted' | 'trashed'> {
+    try {
+      await this.run('files.delete', { path }, () =>
+        this.drive.files.delete({ fileId: id, supportsAllDrives: true }),
+      );
+      return 'deleted';
+    } catch (error) {
+      if (driveReason(error) !== 'insufficientFilePermissions') throw error;
+      await this.run('files.update', { path }, () =>
+        this.drive.files.update({
+          fileId: id,
+          requestBody: { trashed: true },
+          fields: 'id',
+          supportsAllDrives: true,
+        }),
+      );
+      this.log.info('no permission to delete permanently (a shared drive content manager?): moved to trash', {
+        object: this.object,
+        path,
+      });
+      return 'trashed';
+    }
   }
 
   async email(): Promise<string> {

@@ -9,12 +9,17 @@
  * Names are not unique on Drive: creation of one path is serialised in-process (one process
  * owns a data dir), and where duplicates already exist the oldest wins everywhere, with a
  * warning. A cached id that Drive no longer knows drops the object's cache (`forget`).
+ *
+ * Drive's files.list is not read-after-write consistent: what was just made can stay missing
+ * from lists for seconds (google-drive-facts.md). Every look-up by name and every listing
+ * therefore adds what the connector made or finished there (RecentItems), confirmed by files.get,
+ * so a folder made a moment ago is not made twice and a file just closed can be found.
  */
 import type { Keyv } from 'keyv';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { DriveApi, FolderRef } from './drive-api.js';
+import type { DriveApi, DriveItem, FolderRef } from './drive-api.js';
 import { joinHookPath, splitHookPath } from './paths.js';
 
 export type RootSetting =
@@ -75,6 +80,94 @@ export class KeyedMutex {
   }
 }
 
+/** A remembered item: where it was made and when (ms). */
+interface RecentEntry {
+  parentId: string;
+  name: string;
+  at: number;
+}
+
+/**
+ * Ids of what the connector made (folders) or finished (uploads), by parent id and exact name,
+ * shared by every object. An entry goes when a list shows the item (lists have caught up), when
+ * files.get no longer finds it there, when the connector deletes it, after RECENT_TTL_MS, or when
+ * MAX_RECENT newer ones push it out. Kept in the state store (one record), so a connector
+ * restarted a moment after a crash still finds what it had just finished.
+ */
+export class RecentItems {
+  static readonly MAX_RECENT = 1000;
+  /** Reports of Drive's list lag speak of seconds to minutes; an hour is far beyond. */
+  static readonly RECENT_TTL_MS = 3600_000;
+  private static readonly STATE_KEY = 'recent-items';
+  /** id -> entry; insertion order is age. */
+  private readonly byId = new Map<string, RecentEntry>();
+  private loaded: Promise<void> | undefined;
+  private saving: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly state?: Keyv,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async remember(parentId: string, name: string, id: string): Promise<void> {
+    await this.load();
+    this.byId.delete(id);
+    this.byId.set(id, { parentId, name, at: this.now() });
+    while (this.byId.size > RecentItems.MAX_RECENT) {
+      const oldest = this.byId.keys().next().value;
+      if (oldest === undefined) break;
+      this.byId.delete(oldest);
+    }
+    await this.save();
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.load();
+    if (this.byId.delete(id)) await this.save();
+  }
+
+  /** Recent items in `parentId` (called `name` when given). */
+  async under(parentId: string, name?: string): Promise<Array<{ id: string; name: string }>> {
+    await this.load();
+    const since = this.now() - RecentItems.RECENT_TTL_MS;
+    const found: Array<{ id: string; name: string }> = [];
+    for (const [id, at] of this.byId)
+      if (at.at >= since && at.parentId === parentId && (name === undefined || at.name === name))
+        found.push({ id, name: at.name });
+    return found;
+  }
+
+  /*
+   * The record is a hint, never the truth (files.get confirms every id): a state store that
+   * cannot be read or written leaves the connector with what it remembers in memory, rather than
+   * failing a finished upload or a look-up over it.
+   */
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
+      const saved = await this.state
+        ?.get<Array<[string, RecentEntry]>>(RecentItems.STATE_KEY)
+        .catch(() => undefined);
+      const since = this.now() - RecentItems.RECENT_TTL_MS;
+      for (const [id, entry] of saved ?? [])
+        if (entry.at >= since && !this.byId.has(id)) this.byId.set(id, entry);
+    })();
+    return this.loaded;
+  }
+
+  /** Saves the current entries, one save after another, so the last one written is the newest. */
+  private save(): Promise<void> {
+    const state = this.state;
+    if (!state) return Promise.resolve();
+    this.saving = this.saving.then(() =>
+      state.set(RecentItems.STATE_KEY, [...this.byId]).then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
+    return this.saving;
+  }
+}
+
 interface FolderCache {
   /** rootSetting + object name the record was made for; another location starts afresh. */
   where: string;
@@ -95,6 +188,8 @@ export interface ObjectFoldersDeps {
   state: Keyv;
   log: Log;
   mutex: KeyedMutex;
+  /** What the connector made or finished, shared by all objects. */
+  recent: RecentItems;
 }
 
 export class ObjectFolders {
@@ -171,6 +266,54 @@ export class ObjectFolders {
     return { ref, fromCache };
   }
 
+  /** Items of `parent` called exactly `name`, oldest first, including ones lists do not show yet. */
+  async findNamed(parent: FolderRef, name: string, path: string): Promise<DriveItem[]> {
+    const api = await this.deps.api();
+    return this.withRecent(api, parent, await api.findChildren(parent, name, path), path, name);
+  }
+
+  /** Every child of `parent`, oldest first, including ones lists do not show yet. */
+  async listChildren(parent: FolderRef, path: string): Promise<DriveItem[]> {
+    const api = await this.deps.api();
+    return this.withRecent(api, parent, await api.listChildren(parent, path), path);
+  }
+
+  /** The item is gone (deleted or trashed by the connector): no look-up should confirm it again. */
+  forgetItem(id: string): Promise<void> {
+    return this.deps.recent.forget(id);
+  }
+
+  /** Adds to a list answer the recent items it misses, each confirmed by files.get. */
+  private async withRecent(
+    api: DriveApi,
+    parent: FolderRef,
+    listed: DriveItem[],
+    path: string,
+    name?: string,
+  ): Promise<DriveItem[]> {
+    const recent = await this.deps.recent.under(parent.id, name);
+    if (recent.length === 0) return listed;
+    const shown = new Set(listed.map((item) => item.id));
+    const missing: DriveItem[] = [];
+    for (const entry of recent) {
+      if (shown.has(entry.id)) {
+        await this.deps.recent.forget(entry.id);
+        continue;
+      }
+      const item = await api.getItem(entry.id, path);
+      // 'root' is My Drive's alias; Drive names its real id in parents.
+      const moved = parent.id !== 'root' && !item?.parents?.includes(parent.id);
+      if (!item || item.name !== entry.name || moved) {
+        await this.deps.recent.forget(entry.id);
+        continue;
+      }
+      this.deps.log.debug('Drive does not list a new item yet; found it by id', { object: this.name, path });
+      missing.push(item);
+    }
+    if (missing.length === 0) return listed;
+    return [...listed, ...missing].sort(byCreatedTime);
+  }
+
   /** Drops every cached id of the object (one of them proved stale). */
   async forget(): Promise<void> {
     this.cache = undefined;
@@ -225,7 +368,7 @@ export class ObjectFolders {
   ): Promise<FolderRef | null> {
     return this.deps.mutex.run(`child:${parent.id}/${name}`, async () => {
       const api = await this.deps.api();
-      const items = await api.findChildren(parent, name, path);
+      const items = await this.findNamed(parent, name, path);
       const folders = items.filter((item) => item.isFolder);
       if (folders.length > 1) {
         this.deps.log.warn('Drive holds several folders of this name; using the oldest', {
@@ -242,9 +385,15 @@ export class ObjectFolders {
       }
       if (!create) return null;
       const made = await api.createFolder(parent, name, path);
+      await this.deps.recent.remember(parent.id, name, made.id);
       return withDrive(made.id, parent);
     });
   }
+}
+
+/** Oldest first, as Drive's lists (orderBy createdTime) answer. */
+function byCreatedTime(a: DriveItem, b: DriveItem): number {
+  return (a.createdTime ?? '').localeCompare(b.createdTime ?? '');
 }
 
 function withDrive(id: string, parent: FolderRef): FolderRef {

@@ -19,8 +19,11 @@ export function splitHookPath(path: string): string[] {
   };
   if (typeof path !== 'string') return refuse('it is not a string');
   if (path.includes('\0')) refuse('it contains a NUL byte');
-  // Other control characters cannot come from Plesk and would only confuse listings and logs.
-  if (hasControlCharacter(path)) refuse('it contains a control character');
+  // Other control characters (C0, DEL, C1) and invisible format characters (bidi overrides,
+  // zero-width characters) cannot come from Plesk; they would only confuse listings and logs,
+  // or make one name look like another.
+  const hidden = firstControlCharacter(path);
+  if (hidden !== undefined) refuse(`it contains ${describeControl(hidden)}`);
   if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) refuse(`it is longer than ${MAX_PATH_BYTES} bytes`);
   const trimmed = path.replace(/^\/+/, '').replace(/\/+$/, '');
   if (trimmed === '') return [];
@@ -54,13 +57,30 @@ export function qLiteral(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/**
+ * Unicode category Cc (C0 controls, DEL, C1 controls U+0080..U+009F) and Cf (format characters:
+ * bidi embeddings and overrides U+202A..U+202E, isolates U+2066..U+2069, zero-width U+200B..U+200F,
+ * the BOM U+FEFF, soft hyphen U+00AD, ...): characters that show nothing, or show text other
+ * than what is stored.
+ */
+const CONTROL = /^[\p{Cc}\p{Cf}]$/u;
+
 function isControl(char: string): boolean {
-  const code = char.charCodeAt(0);
-  return code < 0x20 || code === 0x7f;
+  return CONTROL.test(char);
+}
+
+function firstControlCharacter(text: string): string | undefined {
+  return [...text].find(isControl);
+}
+
+function describeControl(char: string): string {
+  const code = char.codePointAt(0)!;
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  return /\p{Cc}/u.test(char) ? `a control character (${hex})` : `an invisible format character (${hex})`;
 }
 
 export function hasControlCharacter(text: string): boolean {
-  return [...text].some(isControl);
+  return firstControlCharacter(text) !== undefined;
 }
 
 export function replaceControlCharacters(text: string, by: string): string {

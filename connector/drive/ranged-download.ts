@@ -9,10 +9,9 @@
  * from the bytes already written instead of starting the range again.
  */
 import { open } from 'node:fs/promises';
-import { GdriveBackupError } from '../errors/errors.js';
+import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { type DriveHttp, notUnauthorized } from './drive-http.js';
-import { localFileError } from './resumable-upload.js';
 import {
   DriveRequestError,
   type FailureContext,
@@ -149,7 +148,7 @@ async function fetchRange(
 ): Promise<void> {
   const cursor = { at: a };
   while (cursor.at < b) {
-    await env.pacer.run('files.download', slice.context, async () => {
+    await env.pacer.run('files.download', { ...slice.context, localFile: slice.localFile }, async () => {
       const before = cursor.at;
       try {
         await getInto(env, slice, handle, cursor, b, state);

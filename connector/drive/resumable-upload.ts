@@ -26,7 +26,7 @@
  */
 import type { Hash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { GdriveBackupError } from '../errors/errors.js';
+import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
@@ -240,7 +240,7 @@ export async function finishUpload(
   env: UploadEnv,
   start: UploadRecord,
   liveSha256?: Hash,
-): Promise<WriteResult> {
+): Promise<WriteResult & { fileId?: string }> {
   const context = failureContext(start);
   const total = start.appended;
   const ours = (await UploadHash.create(start.hashState, liveSha256)).digest();
@@ -270,6 +270,8 @@ export async function finishUpload(
     }
   }
 
+  // md5 (like sha256) is only "if available": an answer without it is re-read before anything goes.
+  if (file.md5Checksum === undefined && file.id) file = await rereadFile(env, context, file.id);
   const failure = verificationError(file, total, ours, record.path);
   if (failure !== undefined) {
     env.log.warn('upload: verification failed, removing the file', {
@@ -280,7 +282,8 @@ export async function finishUpload(
     throw failure;
   }
   env.log.debug('upload: finished and verified', { fd: env.fd, bytes: total });
-  if (ours.sha256 !== undefined) return { size: total, md5: ours.md5, sha256: ours.sha256 };
+  const fileId = file.id ? { fileId: file.id } : {};
+  if (ours.sha256 !== undefined) return { size: total, md5: ours.md5, sha256: ours.sha256, ...fileId };
   env.log.info(
     "upload: sha256 not re-computed (a restart or a repeated call in between), reporting Drive's; size and md5 verified",
     {
@@ -288,7 +291,7 @@ export async function finishUpload(
       bytes: total,
     },
   );
-  return { size: total, md5: ours.md5, sha256: file.sha256Checksum?.toLowerCase() ?? '' };
+  return { size: total, md5: ours.md5, sha256: file.sha256Checksum?.toLowerCase() ?? '', ...fileId };
 }
 
 /** Slices small enough that the event loop keeps the socket busy between them. */
@@ -452,6 +455,26 @@ function requestFailure(res: HttpResponse<unknown>): DriveRequestError {
   return new DriveRequestError(failureFromBody(res.status, res.data, res.headers.get('retry-after')));
 }
 
+/** The finished file's size and checksums, from files.get. */
+async function rereadFile(
+  env: UploadEnv,
+  context: FailureContext,
+  fileId: string,
+): Promise<DriveFileResource> {
+  const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true&fields=${UPLOAD_FIELDS}`;
+  return env.pacer.run('files.get', context, async () => {
+    const res = await env.http.request<string>({
+      url,
+      method: 'GET',
+      responseType: 'text',
+      validateStatus: notUnauthorized,
+      retry: false,
+    });
+    if (res.status !== 200) throw requestFailure(res);
+    return parseResource(res.data);
+  });
+}
+
 async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: string): Promise<void> {
   const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true`;
   try {
@@ -519,19 +542,4 @@ async function openLocalFile(path: string): Promise<LocalFile> {
     await handle.close();
     throw error;
   }
-}
-
-export function localFileError(path: string, error: unknown): GdriveBackupError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const reason =
-    code === 'ENOENT'
-      ? 'it does not exist'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'ENOTDIR'
-            ? 'a parent of it is not a directory'
-            : `${code ?? 'error'}`;
-  return new GdriveBackupError('local_file_error', { path, reason }, { cause: error });
 }

@@ -6,10 +6,16 @@
  *  - retried with exponential backoff and full jitter, honouring Retry-After: 429, 500, 502,
  *    503, 504, 403 rateLimitExceeded / userRateLimitExceeded, connection resets and timeouts;
  *  - final at once, as one GdriveBackupError the admin can act on: Drive full, daily limit,
- *    permission denied, not found, invalid requests, invalid_grant.
+ *    permission denied, not found, invalid requests, invalid_grant;
+ *  - the 750 GB/day upload cap, which Drive answers on upload requests as an ordinary-looking
+ *    403 userRateLimitExceeded "User rate limit exceeded.": an upload request gets a short
+ *    budget of attempts for it (a burst of real rate limiting passes), then it is `daily_limit`.
+ *    rclone's drive backend treats this answer as the upload limit (`--drive-stop-on-upload-limit`,
+ *    Fs.shouldRetry in backend/drive/drive.go, matching the message "User rate limit exceeded.").
+ *    On metadata requests the same answer stays an ordinary rate limit.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type ErrorParams, GdriveBackupError } from '../errors/errors.js';
+import { type ErrorParams, GdriveBackupError, localFileError } from '../errors/errors.js';
 
 /** What went wrong with one request, whatever client made it. */
 export interface DriveFailure {
@@ -32,8 +38,29 @@ export class DriveRequestError extends Error {
   }
 }
 
+/** Pacer labels of the requests that carry file content to Drive. */
+const UPLOAD_LABELS = new Set(['upload.start', 'upload.chunk', 'upload.multipart']);
+/** Attempts an upload request gets for the daily-cap answer before it is reported as the cap. */
+export const UPLOAD_CAP_ATTEMPTS = 3;
+/** Google's message for the daily upload cap (ordinary per-user rate limits word it otherwise). */
+const UPLOAD_CAP_MESSAGE = 'User rate limit exceeded.';
+
+/** True for Drive's answer to an upload request over the 750 GB/day cap (or a burst like it). */
+export function isUploadCap(label: string, f: DriveFailure): boolean {
+  if (!UPLOAD_LABELS.has(label) || f.status !== 403) return false;
+  return (
+    f.reason === 'userRateLimitExceeded' ||
+    (f.reason === 'rateLimitExceeded' && f.message === UPLOAD_CAP_MESSAGE)
+  );
+}
+
 const RETRYABLE_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
+/**
+ * errnos of sockets and name resolution: the network failed, Drive may answer next time. Every
+ * other errno comes from a local file (ENOSPC, EIO, EISDIR, EACCES, ...) and is the admin's to
+ * fix, never Google's: see localFailure().
+ */
 const NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -42,12 +69,23 @@ const NETWORK_CODES = new Set([
   'ESOCKETTIMEDOUT',
   'ECONNABORTED',
   'EAI_AGAIN',
+  'EAI_FAIL',
+  'ENOTFOUND',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENETRESET',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+  'EPROTO',
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CLOSED',
 ]);
+/** Syscalls that only sockets make: an unknown errno of theirs is still the network's. */
+const SOCKET_SYSCALLS = new Set(['connect', 'getaddrinfo', 'getnameinfo', 'listen', 'bind', 'accept']);
 
 export function describeFailure(f: DriveFailure): string {
   if (f.status === undefined) return `network error ${f.networkCode ?? ''} ${f.message ?? ''}`.trim();
@@ -124,7 +162,11 @@ export function withoutQueries(text: string): string {
 function networkCode(error: unknown, depth = 0): string | undefined {
   if (!error || typeof error !== 'object' || depth > 4) return undefined;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || /^E[A-Z]+$/.test(code))) return code;
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+  if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) {
+    const syscall = (error as { syscall?: unknown }).syscall;
+    return typeof syscall === 'string' && SOCKET_SYSCALLS.has(syscall) ? code : undefined;
+  }
   const message = (error as { message?: unknown }).message;
   if (
     typeof message === 'string' &&
@@ -134,6 +176,31 @@ function networkCode(error: unknown, depth = 0): string | undefined {
     return inner ?? 'ECONNRESET';
   }
   return networkCode((error as { cause?: unknown }).cause, depth + 1);
+}
+
+/** The errno error of a local file somewhere in `error`'s cause chain (not a network errno). */
+function localErrno(error: unknown, depth = 0): NodeJS.ErrnoException | undefined {
+  if (!error || typeof error !== 'object' || depth > 4 || error instanceof GdriveBackupError)
+    return undefined;
+  const e = error as NodeJS.ErrnoException & { response?: unknown };
+  if (e.response !== undefined) return undefined;
+  if (typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) && networkCode(e) === undefined) {
+    // Node's system errors carry the errno (negative) and the syscall; a library's own E-codes do not.
+    if (typeof e.errno === 'number' || typeof e.syscall === 'string') return e;
+  }
+  return localErrno(e.cause, depth + 1);
+}
+
+/**
+ * `local_file_error` when `error` is an errno of a local file (ENOSPC, EIO, EISDIR, EACCES, a
+ * FIFO's ENXIO, ...), else undefined. The path is the one the error names, else `localFile`.
+ * Anything that reads or writes local files next to Drive requests classifies through this, so
+ * a full disk is never reported as Google's failure.
+ */
+export function localFailure(error: unknown, localFile?: string): GdriveBackupError | undefined {
+  const errno = localErrno(error);
+  if (errno === undefined) return undefined;
+  return localFileError(errno.path ?? localFile ?? '(unknown local file)', errno);
 }
 
 function headerValue(headers: unknown, name: string): string | undefined {
@@ -147,13 +214,43 @@ function headerValue(headers: unknown, name: string): string | undefined {
 export interface FailureContext extends ErrorParams {
   object?: string;
   path?: string;
+  /** The local file the request reads or writes, named by a local_file_error. */
+  localFile?: string;
 }
 
-/** The admin's error for a failure that retrying cannot fix (or that kept failing). */
-export function finalError(f: DriveFailure, context: FailureContext, attempts = 1): GdriveBackupError {
+/**
+ * The admin's error for a failure that retrying cannot fix (or that kept failing); `label` names
+ * the request (an upload request's rate-limit answer is the daily cap). Its cause is the
+ * DriveRequestError, so callers can tell Google's reasons apart (driveReason).
+ */
+export function finalError(
+  f: DriveFailure,
+  context: FailureContext,
+  attempts = 1,
+  label = '',
+): GdriveBackupError {
+  const error = catalogueError(f, context, attempts, label);
+  error.cause = new DriveRequestError(f);
+  return error;
+}
+
+/** Google's reason (`errors[0].reason`) behind a final error of the Pacer, if any. */
+export function driveReason(error: unknown): string | undefined {
+  const cause = error instanceof GdriveBackupError ? error.cause : undefined;
+  return cause instanceof DriveRequestError ? cause.failure.reason : undefined;
+}
+
+function catalogueError(
+  f: DriveFailure,
+  context: FailureContext,
+  attempts: number,
+  label: string,
+): GdriveBackupError {
   const detail = describeFailure(f);
-  const params = { ...context, detail, attempts };
+  const { localFile: _local, ...where } = context;
+  const params = { ...where, detail, attempts };
   const reason = f.reason ?? '';
+  if (isUploadCap(label, f)) return new GdriveBackupError('daily_limit', params);
   if (reason === 'invalid_grant') return new GdriveBackupError('reconnect_required', params);
   if (f.status === 401) return new GdriveBackupError('reconnect_required', params);
   if (
@@ -216,10 +313,15 @@ export class Pacer {
         return await fn(attempt);
       } catch (error) {
         if (error instanceof GdriveBackupError) throw error;
+        const local = localFailure(error, context.localFile);
+        if (local !== undefined) throw local;
         const failure = failureFromError(error);
         if (failure === undefined) throw error;
-        if (!isRetryable(failure)) throw finalError(failure, context, attempt);
-        if (attempt >= this.policy.maxAttempts) throw finalError(failure, context, attempt);
+        if (!isRetryable(failure)) throw finalError(failure, context, attempt, label);
+        const budget = isUploadCap(label, failure)
+          ? Math.min(UPLOAD_CAP_ATTEMPTS, this.policy.maxAttempts)
+          : this.policy.maxAttempts;
+        if (attempt >= budget) throw finalError(failure, context, attempt, label);
         const delayMs = this.delayFor(attempt, failure);
         this.onRetry?.({ attempt, delayMs, failure, label });
         await sleep(delayMs);

@@ -24,7 +24,7 @@ import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { HandleOperations, WriteResult } from '../transport/types.js';
 import type { DriveHttp } from './drive-http.js';
-import { KeyedMutex } from './folders.js';
+import { KeyedMutex, type RecentItems } from './folders.js';
 import { downloadSlice, openForWriting } from './ranged-download.js';
 import {
   appendToUpload,
@@ -34,7 +34,7 @@ import {
   type UploadEnv,
   type UploadRecord,
 } from './resumable-upload.js';
-import type { Pacer } from './retry.js';
+import { localFailure, type Pacer } from './retry.js';
 import { listSpools, removeSpool } from './spool.js';
 import { DownloadHash, UploadHash } from './stream-hash.js';
 
@@ -48,6 +48,8 @@ export interface TransferDeps {
   httpFor(object: ObjectRef): Promise<DriveHttp>;
   /** The one retry policy (retry.ts). */
   pacer: Pacer;
+  /** Told of every finished upload, so look-ups find it before Drive's lists do (folders.ts). */
+  recent?: RecentItems;
 }
 
 export interface OpenWriteInput {
@@ -169,7 +171,8 @@ export class TransferHandles implements HandleOperations {
         // The session is gone on Drive: nothing can finish this handle any more.
         if (error instanceof GdriveBackupError && error.code === 'upload_session_expired')
           await this.forget(fd);
-        throw error;
+        // A local errno (reading the local file, or the spool) is the admin's to fix, not Google's.
+        throw localFailure(error, localFile) ?? error;
       }
     });
   }
@@ -179,7 +182,10 @@ export class TransferHandles implements HandleOperations {
       const record = await this.load(fd, 'write');
       try {
         const live = this.liveSha256For(fd, record);
-        const result = await this.withUploadEnv(fd, record, (env) => finishUpload(env, record, live));
+        const { fileId, ...result } = await this.withUploadEnv(fd, record, (env) =>
+          finishUpload(env, record, live),
+        );
+        if (fileId) await this.deps.recent?.remember(record.parentId, record.name, fileId);
         await this.forget(fd);
         return result;
       } catch (error) {
@@ -195,6 +201,13 @@ export class TransferHandles implements HandleOperations {
   }
 
   async readFile(fd: string, localFile: string, size: number | null): Promise<number> {
+    // A local errno (writing the local file) is the admin's to fix, not Google's.
+    return this.readIntoLocalFile(fd, localFile, size).catch((error: unknown) => {
+      throw localFailure(error, localFile) ?? error;
+    });
+  }
+
+  private async readIntoLocalFile(fd: string, localFile: string, size: number | null): Promise<number> {
     if (size !== null && (!Number.isSafeInteger(size) || size < 0))
       throw new GdriveBackupError('bad_request', {
         detail: 'the size must be a whole number of bytes, 0 or more, or null',

@@ -259,6 +259,37 @@ export function isGdriveBackupError(error: unknown, code?: ErrorCode): error is 
   return error instanceof GdriveBackupError && (code === undefined || error.code === code);
 }
 
+/** What an errno of the local file system means, in the admin's words. */
+const LOCAL_ERRNO_REASONS: Record<string, string> = {
+  ENOENT: 'it does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EISDIR: 'it is a directory',
+  ENOTDIR: 'a parent of it is not a directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EFBIG: 'the file is too large for its file system',
+  EIO: 'an input/output error of the device',
+  EROFS: 'its file system is read-only',
+  ENXIO: 'it is a FIFO or device without a reader',
+  EMFILE: 'too many files are open in the connector',
+  ENFILE: 'too many files are open on the system',
+  ELOOP: 'it is a symbolic link or has too many of them',
+  EAGAIN: 'it would block (a FIFO or device)',
+  EBADF: 'the file was not opened for this',
+};
+
+/**
+ * `local_file_error` for an errno of a local file (the one place that words them): the path
+ * and the cause, e.g. "no space left on the device (ENOSPC)". Never Google's fault.
+ */
+export function localFileError(path: string, error: unknown): GdriveBackupError {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const known = code === undefined ? undefined : LOCAL_ERRNO_REASONS[code];
+  const reason = known ? `${known} (${code})` : (code ?? 'error');
+  return new GdriveBackupError('local_file_error', { path, reason }, { cause: error });
+}
+
 /** Any thrown value as a GdriveBackupError (unknown ones become `internal`). */
 export function toGdriveBackupError(error: unknown): GdriveBackupError {
   if (error instanceof GdriveBackupError) return error;

@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { hiddenForMs } from './faults.js';
 import {
   ABOUT_SCHEMA,
   DRIVE_SCHEMA,
@@ -55,7 +56,12 @@ function fileResource(core: SandboxCore, item: StoredItem, caller: Caller): Reco
     modifiedTime: item.modifiedTime,
     ownedByMe: !item.driveId,
     shared: false,
-    capabilities: { canEdit: caller.access !== 'readonly', canDownload: !folder, canTrash: !item.isRoot },
+    capabilities: {
+      canEdit: caller.access !== 'readonly',
+      canDownload: !folder,
+      canTrash: !item.isRoot,
+      canDelete: !item.isRoot && mayDeletePermanently(core, item),
+    },
   };
   if (item.driveId) {
     resource.driveId = item.driveId;
@@ -78,7 +84,10 @@ function fileResource(core: SandboxCore, item: StoredItem, caller: Caller): Reco
   return resource;
 }
 
-/** Answers 200 with the file resource, filtered by `fields` (Google's default set when absent). */
+/**
+ * Answers 200 with the file resource, filtered by `fields` (Google's default set when absent).
+ * The nosha256 fault takes the file's sha256 for good; nomd5 leaves checksums out of this answer.
+ */
 export function sendFile(
   core: SandboxCore,
   ex: Exchange,
@@ -86,11 +95,26 @@ export function sendFile(
   caller: Caller,
   fields: string | null,
 ): Promise<void> {
-  return sendJson(
-    ex,
-    200,
-    project(fileResource(core, item, caller), fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA),
-  );
+  if (ex.fault === 'nosha256') delete item.sha256;
+  const resource = fileResource(core, item, caller);
+  if (ex.fault === 'nomd5') {
+    delete resource.md5Checksum;
+    delete resource.sha256Checksum;
+  }
+  return sendJson(ex, 200, project(resource, fields, DEFAULT_FILE_FIELDS, FILE_SCHEMA));
+}
+
+/** When each item was made (server clock), for the list-lag fault; kept off the item itself. */
+const madeAt = new WeakMap<StoredItem, number>();
+
+/**
+ * Permanent deletion in a shared drive needs the organizer role; a content manager
+ * (fileOrganizer) gets 403 insufficientFilePermissions and may only trash (Google's files.delete
+ * reference; reports: AlistGo/docs#195, n8n-io/n8n#3693, treeverse/dvc#3478).
+ */
+function mayDeletePermanently(core: SandboxCore, item: StoredItem): boolean {
+  if (!item.driveId) return true;
+  return core.state.drives.get(item.driveId)?.role !== 'fileOrganizer';
 }
 
 /** The request's `fields` for a file answer (null = the defaults), refused before anything changes. */
@@ -215,6 +239,7 @@ export function addItem(
   if (content.sha256) item.sha256 = content.sha256;
   if (meta.parent.driveId) item.driveId = meta.parent.driveId;
   core.state.items.set(item.id, item);
+  madeAt.set(item, Date.now());
   return item;
 }
 
@@ -361,9 +386,13 @@ export async function filesList(core: SandboxCore, ex: Exchange, caller: Caller)
   const pageToken = p.get('pageToken');
   const offset = pageToken ? readPageToken(core, queryKey, pageToken) : 0;
 
+  // Drive's lists lag behind writes (faults.ts, hideN): items made too recently are not listed yet.
+  const hideMs = hiddenForMs(ex.fault);
+  const listedBefore = Date.now() - hideMs;
   const matches = [...core.state.items.values()]
     .filter((item) => {
       if (item.isRoot) return false;
+      if (hideMs > 0 && (madeAt.get(item) ?? 0) > listedBefore) return false;
       if (!core.state.visibleTo(caller, item)) return false;
       if (item.driveId) {
         if (corpora === 'drive') return item.driveId === driveId;
@@ -555,6 +584,14 @@ export async function filesDelete(
   core.state.requireWrite(caller);
   if (item.isRoot) {
     throw rootNotWritable();
+  }
+  if (!mayDeletePermanently(core, item)) {
+    throw new DriveError(
+      403,
+      'insufficientFilePermissions',
+      'The user does not have sufficient permissions for this file.',
+      { domain: 'global' },
+    );
   }
   for (const gone of [item, ...core.state.descendants(item.id)]) {
     core.state.items.delete(gone.id);

@@ -56,6 +56,7 @@ import {
   type SandboxCore,
   SandboxState,
   SCOPE_DRIVE_FILE,
+  type SharedDriveRole,
   type StoredItem,
 } from './sandbox-state.js';
 import { Shaping } from './shaping.js';
@@ -136,8 +137,8 @@ export interface Sandbox {
   revokeAll(): void;
   /** A refresh token as if the consent flow had run (scope default drive.file). */
   issueRefreshToken(options?: { email?: string; scope?: string; clientId?: string }): string;
-  /** Returns the shared drive id. */
-  createSharedDrive(name: string): string;
+  /** Returns the shared drive id; `role` is the user's (default organizer, see sandbox-state.ts). */
+  createSharedDrive(name: string, options?: { role?: SharedDriveRole }): string;
   /** Everything stored, trashed included. */
   items(): SandboxItem[];
   /** File with the stored bytes (for tests). */
@@ -156,8 +157,9 @@ const ERROR_FAULTS: Partial<Record<FaultKind, () => DriveError>> = {
       headers: { 'retry-after': '1' },
     }),
   rate403: () => new DriveError(403, 'rateLimitExceeded', 'Rate Limit Exceeded', { domain: 'usageLimits' }),
+  // The 750 GB/day upload cap, in Google's words (see faults.ts).
   daily403: () =>
-    new DriveError(403, 'dailyLimitExceeded', 'Daily Limit Exceeded', { domain: 'usageLimits' }),
+    new DriveError(403, 'userRateLimitExceeded', 'User rate limit exceeded.', { domain: 'usageLimits' }),
   quota403: quotaExceeded,
 };
 
@@ -450,7 +452,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       state.consented.add(`${email} ${client}`);
       return state.issueRefreshToken(client, scopes, email).token;
     },
-    createSharedDrive: (name) => state.createSharedDrive(name),
+    createSharedDrive: (name, opts = {}) => state.createSharedDrive(name, opts.role),
     items: () => [...state.items.values()].filter((i) => !i.isRoot).map(publicItem),
     contentPath: (fileId) => store.contentPath(fileId),
     tree,

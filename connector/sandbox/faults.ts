@@ -9,7 +9,7 @@
  *          | KIND ':' FAULT ['@' N] ['x' COUNT] ['%' RATE]
  *   KIND  := a RequestKind (e.g. upload.chunk, files.download, oauth.token) | '*'
  *   FAULT := 500 | 503 | 429 | rate403 | daily403 | quota403 | reset | short308 | expire
- *          | revoke | slow
+ *          | revoke | slow | nosha256 | nomd5 | hide SECONDS
  *
  * When a rule fires:
  *  - no @, no x       every matching request (with %RATE: each with that probability);
@@ -23,7 +23,11 @@
  *  - 500, 503         Drive's backendError answer with that status.
  *  - 429              429 rateLimitExceeded with `Retry-After: 1`.
  *  - rate403          403 usageLimits/rateLimitExceeded (retryable by Google's guidance).
- *  - daily403         403 usageLimits/dailyLimitExceeded (final).
+ *  - daily403         the 750 GB/day upload cap as Google answers it: 403 usageLimits/
+ *                     userRateLimitExceeded, message "User rate limit exceeded." (the body
+ *                     rclone's --drive-stop-on-upload-limit recognises, backend/drive/drive.go
+ *                     Fs.shouldRetry; Google never says dailyLimitExceeded for it). Meant for
+ *                     upload kinds; on others it reads as an ordinary rate limit, as on Drive.
  *  - quota403         403 storageQuotaExceeded (final).
  *  - reset            the connection is destroyed mid-body: for requests with a body after
  *                     reading part of it (an upload chunk persists NOTHING of it); for
@@ -34,6 +38,16 @@
  *                     every access token expires now (401 until refreshed).
  *  - revoke           every token is revoked now (401 / invalid_grant).
  *  - slow             2 s of added latency, then a normal answer.
+ *  - nosha256         the file this request answers with (made by an upload, or read by
+ *                     files.get) has no sha256Checksum from now on: Drive documents sha1/sha256
+ *                     as fields a file may lack ("if available"); with %RATE, a share of files.
+ *  - nomd5            this answer leaves out md5Checksum and sha256Checksum (the file keeps
+ *                     them: files.get shows them), as an answer given before Drive has them.
+ *  - hideN            files.list only: items made in the last N seconds are missing from this
+ *                     list (files.get by id still finds them): Drive's lists are not
+ *                     read-after-write consistent (reports: rclone/rclone#2485, duplicate
+ *                     folders unless 5 s pass; bellingcat/auto-archiver#191, a new folder not
+ *                     found by search for minutes; rkhwaja/fs.googledrivefs#52).
  * Error answers read and discard the request body first, as Google's front ends do.
  */
 export const FAULT_KINDS = [
@@ -48,8 +62,17 @@ export const FAULT_KINDS = [
   'expire',
   'revoke',
   'slow',
+  'nosha256',
+  'nomd5',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/** A fault: one of FAULT_KINDS, or `hide<seconds>`. */
+export type FaultKind = (typeof FAULT_KINDS)[number] | `hide${number}`;
+
+/** How long a `hideN` fault hides new items from a list, in ms; 0 for any other fault. */
+export function hiddenForMs(fault: FaultKind | null): number {
+  const m = fault === null ? null : /^hide(\d+)$/.exec(fault);
+  return m ? Number(m[1]) * 1000 : 0;
+}
 
 /** Every kind of request the sandbox tells apart, for its counters and fault rules. */
 export const REQUEST_KINDS = [
@@ -88,7 +111,7 @@ export interface FaultSpec {
 }
 
 const RULE = new RegExp(
-  `^([a-z*][a-z.]*):(${FAULT_KINDS.join('|')})(?:@(\\d+))?(?:x(\\d+))?(?:%(\\d+(?:\\.\\d+)?))?$`,
+  `^([a-z*][a-z.]*):(${FAULT_KINDS.join('|')}|hide\\d+)(?:@(\\d+))?(?:x(\\d+))?(?:%(\\d+(?:\\.\\d+)?))?$`,
 );
 
 /** Parses the rules of a spec; throws an Error naming the bad rule. */
@@ -110,7 +133,7 @@ export function parseFaultSpecWithSeed(spec: string): FaultSpec {
     const m = RULE.exec(text);
     if (!m) {
       throw new Error(
-        `Bad fault rule '${text}': expected KIND:FAULT[@N][xCOUNT][%RATE] with FAULT one of ${FAULT_KINDS.join(', ')}, or seed=N.`,
+        `Bad fault rule '${text}': expected KIND:FAULT[@N][xCOUNT][%RATE] with FAULT one of ${FAULT_KINDS.join(', ')}, hideN (seconds), or seed=N.`,
       );
     }
     const kind = m[1] as RequestKind | '*';

@@ -13,6 +13,12 @@
  *            | ('createdTime' | 'modifiedTime') ('=' | '!=' | '<' | '<=' | '>' | '>=') STRING
  *   STRING  := "'" (any char but ' and \ | "\'" | "\\")* "'"
  * Keywords are case-sensitive except and/or/not, as in Drive. `'root' in parents` names My Drive.
+ *
+ * `name = 'x'` (and `!=`) compares names case-insensitively, as Drive does: rclone's drive
+ * backend re-checks every hit of its `name = ...` queries against the exact name because "the
+ * `=` operator is case insensitive" (backend/drive/drive.go, Fs.list, rclone commit 64ab1ac3).
+ * `mimeType` compares exactly. Case folding here is JavaScript's toLowerCase, which is close to,
+ * not provably the same as, Google's.
  */
 
 export interface QueryItem {
@@ -178,8 +184,12 @@ class Parser {
       case 'mimeType': {
         const key = first.value;
         const value = this.expectString();
-        if (opValue === '=') return (item) => item[key] === value;
-        if (opValue === '!=') return (item) => item[key] !== value;
+        const same =
+          key === 'name'
+            ? (item: QueryItem) => item.name.toLowerCase() === value.toLowerCase()
+            : (item: QueryItem) => item.mimeType === value;
+        if (opValue === '=') return same;
+        if (opValue === '!=') return (item) => !same(item);
         if (opValue === 'contains') return (item) => item[key].includes(value);
         throw new QueryError(`operator ${opValue} is not valid for ${key}`);
       }

@@ -50,10 +50,19 @@ export interface StoredItem {
   isRoot: boolean;
 }
 
+/**
+ * The caller's role on a shared drive, as the Drive API names it: `organizer` (Manager) or
+ * `fileOrganizer` (Content manager). Only an organizer may delete permanently; a content
+ * manager may trash (files.delete reference: "If the file belongs to a shared drive, the user
+ * must be an organizer on the parent folder").
+ */
+export type SharedDriveRole = 'organizer' | 'fileOrganizer';
+
 export interface SharedDrive {
   id: string;
   name: string;
   createdTime: string;
+  role: SharedDriveRole;
 }
 
 export interface AuthCode {
@@ -149,9 +158,9 @@ export class SandboxState {
   }
 
   /** A shared drive: its entry and its root folder, whose id is the drive id. Returns the id. */
-  createSharedDrive(name: string): string {
+  createSharedDrive(name: string, role: SharedDriveRole = 'organizer'): string {
     const root = this.addRoot(name, true);
-    this.drives.set(root.id, { id: root.id, name, createdTime: root.createdTime });
+    this.drives.set(root.id, { id: root.id, name, createdTime: root.createdTime, role });
     return root.id;
   }
 

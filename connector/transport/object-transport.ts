@@ -5,10 +5,13 @@
  * object's folder cache; file contents go to the handle engine (TransferHandles): this module
  * only finds the parent folder or the file and hands over ids.
  *
- * Names are not unique on Drive. Where several items share a name the oldest answers (as for
- * folders); deleteFile and deleteDir remove every item of that name and kind, and
- * openFileWrite replaces the files already there (a new file, as opening with O_TRUNC would),
- * so stat() right after a write sees the new file and its checksum.
+ * Names are not unique on Drive. Where several items share a name, a folder answers before a
+ * file and the oldest folder wins (as in folders.ts), while among files the newest complete copy
+ * (one Drive has an md5 for) answers: a file written again, or a copy whose older twin could not
+ * be removed yet, reads as the latest backup. deleteFile and deleteDir remove every item of that
+ * name and kind, and openFileWrite replaces the files already there (a new file, as opening with
+ * O_TRUNC would), so stat() right after a write sees the new file and its checksum. Look-ups go
+ * through ObjectFolders, which also finds what Drive's lists do not show yet.
  */
 
 import type { Accounts } from '../auth/accounts.js';
@@ -99,8 +102,7 @@ export class ObjectTransport implements Transport {
     }
     const found = await this.findEntry(names);
     if (!found) return null;
-    const [item] = preferOldest(found.items, this.name, joinHookPath(names), this.deps.log);
-    return toEntry(item!);
+    return toEntry(pickEntry(found.items, this.name, joinHookPath(names), this.deps.log));
   }
 
   async listDir(path: string): Promise<Entry[]> {
@@ -111,7 +113,7 @@ export class ObjectTransport implements Transport {
       const dir = await this.deps.folders.resolveDir(await this.location(), names, false);
       if (!dir) return null;
       const api = await this.api();
-      const children = await api.listChildren(dir.ref, shown);
+      const children = await this.deps.folders.listChildren(dir.ref, shown);
       // Drive lists children of a deleted folder as an empty list: make sure it still exists.
       if (children.length === 0 && dir.fromCache && !(await api.getItem(dir.ref.id, shown))) {
         throw new StaleCache();
@@ -122,20 +124,9 @@ export class ObjectTransport implements Transport {
       const entry = await this.stat(shown);
       throw new GdriveBackupError(entry ? 'not_a_directory' : 'not_found', { path: shown });
     }
-    const seen = new Set<string>();
-    const entries: Entry[] = [];
-    for (const item of items) {
-      if (seen.has(item.name)) continue;
-      seen.add(item.name);
-      entries.push(toEntry(item));
-    }
-    if (seen.size < items.length) {
-      this.deps.log.warn('Drive holds several items of one name; listing the oldest', {
-        object: this.name,
-        path: shown,
-      });
-    }
-    return entries;
+    const byName = new Map<string, DriveItem[]>();
+    for (const item of items) byName.set(item.name, [...(byName.get(item.name) ?? []), item]);
+    return [...byName.values()].map((same) => toEntry(pickEntry(same, this.name, shown, this.deps.log)));
   }
 
   async createDir(path: string): Promise<void> {
@@ -160,7 +151,10 @@ export class ObjectTransport implements Transport {
     const files = found.items.filter((item) => !item.isFolder);
     if (files.length === 0) throw new GdriveBackupError('is_a_directory', { path: shown });
     const api = await this.api();
-    for (const file of files) await api.deleteItem(file.id, shown);
+    for (const file of files) {
+      await api.deleteItem(file.id, shown);
+      await this.deps.folders.forgetItem(file.id);
+    }
   }
 
   async deleteDir(path: string): Promise<void> {
@@ -177,7 +171,10 @@ export class ObjectTransport implements Transport {
     const folders = found.items.filter((item) => item.isFolder);
     if (folders.length === 0) throw new GdriveBackupError('not_a_directory', { path: shown });
     const api = await this.api();
-    for (const folder of folders) await api.deleteItem(folder.id, shown);
+    for (const folder of folders) {
+      await api.deleteItem(folder.id, shown);
+      await this.deps.folders.forgetItem(folder.id);
+    }
     await this.deps.folders.forgetUnder(names);
   }
 
@@ -190,12 +187,13 @@ export class ObjectTransport implements Transport {
       // Plesk calls createDir first, but a missing parent is made anyway.
       const parent = await this.deps.folders.resolveDir(await this.location(), names.slice(0, -1), true);
       const api = await this.api();
-      const existing = await api.findChildren(parent!.ref, name, shown);
+      const existing = await this.deps.folders.findNamed(parent!.ref, name, shown);
       if (existing.some((item) => item.isFolder))
         throw new GdriveBackupError('is_a_directory', { path: shown });
       for (const old of existing) {
         this.deps.log.info('replacing an existing file', { object: this.name, path: shown });
         await api.deleteItem(old.id, shown);
+        await this.deps.folders.forgetItem(old.id);
       }
       return this.deps.engine.openWrite({
         object: this.object,
@@ -215,8 +213,8 @@ export class ObjectTransport implements Transport {
     const found = await this.findEntry(names);
     if (!found) throw new GdriveBackupError('not_found', { path: shown });
     const files = found.items.filter((item) => !item.isFolder);
-    const file = preferOldest(files, this.name, shown, this.deps.log)[0];
-    if (!file) throw new GdriveBackupError('is_a_directory', { path: shown });
+    if (files.length === 0) throw new GdriveBackupError('is_a_directory', { path: shown });
+    const file = pickEntry(files, this.name, shown, this.deps.log);
     const input = {
       object: this.object,
       path: shown,
@@ -240,7 +238,8 @@ export class ObjectTransport implements Transport {
     return this.withFreshCache(async () => {
       const parent = await this.deps.folders.resolveDir(await this.location(), names.slice(0, -1), false);
       if (!parent) return null;
-      const items = await (await this.api()).findChildren(parent.ref, names.at(-1)!, shown);
+      await this.api();
+      const items = await this.deps.folders.findNamed(parent.ref, names.at(-1)!, shown);
       return items.length === 0 ? null : { parent: parent.ref, items };
     });
   }
@@ -295,9 +294,16 @@ function folderInput(ref: FolderRef): { parentId: string; driveId?: string } {
   return ref.driveId ? { parentId: ref.id, driveId: ref.driveId } : { parentId: ref.id };
 }
 
-/** Items come oldest first from Drive; duplicates are worth a warning. */
-function preferOldest(items: DriveItem[], object: string, path: string, log: Log): DriveItem[] {
+/**
+ * The one of several same-named items (oldest first, at least one) that answers: the oldest
+ * folder if there is one, else the newest file Drive has an md5 for (else the newest file).
+ * Duplicates are worth a warning.
+ */
+function pickEntry(items: DriveItem[], object: string, path: string, log: Log): DriveItem {
   if (items.length > 1)
-    log.warn('Drive holds several items of this name; using the oldest', { object, path });
-  return items;
+    log.warn('Drive holds several items of this name', { object, path, count: items.length });
+  const folder = items.find((item) => item.isFolder);
+  if (folder) return folder;
+  const newestFirst = [...items].reverse();
+  return newestFirst.find((item) => item.md5 !== undefined) ?? newestFirst[0]!;
 }

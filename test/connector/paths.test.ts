@@ -48,6 +48,28 @@ describe('hook paths', () => {
     expect(error.message).not.toContain('\0');
   });
 
+  it.each([
+    ['\u0080', 'a control character (U+0080)'],
+    ['\u0085', 'a control character (U+0085)'],
+    ['\u009f', 'a control character (U+009F)'],
+    ['\u202a', 'an invisible format character (U+202A)'],
+    ['\u202e', 'an invisible format character (U+202E)'],
+    ['\u2066', 'an invisible format character (U+2066)'],
+    ['\u2069', 'an invisible format character (U+2069)'],
+    ['\u200b', 'an invisible format character (U+200B)'],
+    ['\u200f', 'an invisible format character (U+200F)'],
+    ['\ufeff', 'an invisible format character (U+FEFF)'],
+    ['\u{e0001}', 'an invisible format character (U+E0001)'],
+  ])('refuses %j in a name like C0 controls: %s', (char, reason) => {
+    const error = refusal(`/dumps/backup${char}.tar`);
+    expect(error.code).toBe('invalid_path');
+    expect(error.message).toBe(`The path "/dumps/backup?.tar" is not allowed: it contains ${reason}.`);
+  });
+
+  it('keeps visible characters next to the refused ranges', () => {
+    expect(splitHookPath('/\u00a0\u00a9\u2010\u2070/x\u00ffy')).toHaveLength(2);
+  });
+
   it('accepts names of exactly 255 bytes', () => {
     expect(splitHookPath(`/${'x'.repeat(255)}`)).toHaveLength(1);
   });

@@ -13,6 +13,7 @@ import {
   isRetryable,
   Pacer,
   parseRetryAfter,
+  UPLOAD_CAP_ATTEMPTS,
 } from '../../connector/drive/retry.js';
 import { GdriveBackupError } from '../../connector/errors/errors.js';
 
@@ -55,17 +56,34 @@ describe('Pacer over real sockets', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
+  /** Google's answer to an upload request over the 750 GB/day cap. */
+  const uploadCap: Answer = (_req, res) => {
+    res.writeHead(403, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        error: {
+          code: 403,
+          message: 'User rate limit exceeded.',
+          errors: [
+            { domain: 'usageLimits', reason: 'userRateLimitExceeded', message: 'User rate limit exceeded.' },
+          ],
+        },
+      }),
+    );
+  };
+
   /** One GET under the pacer, as the data path makes them (errors thrown by gaxios). */
   async function run(
     answers: Answer[],
     maxAttempts = 4,
+    label = 'test',
   ): Promise<{ attempts: number; result?: unknown; error?: unknown }> {
     script = [...answers];
     seen = 0;
     const pacer = new Pacer({ maxAttempts, baseMs: 1 });
     let attempts = 0;
     try {
-      const result = await pacer.run('test', { object: 'server', path: '/a.tar' }, async (attempt) => {
+      const result = await pacer.run(label, { object: 'server', path: '/a.tar' }, async (attempt) => {
         attempts = attempt;
         return (await client.request({ url, retry: false })).data;
       });
@@ -120,6 +138,30 @@ describe('Pacer over real sockets', () => {
     expect((down.error as Error).message).toContain('3 attempts');
     const slow = await run(Array(5).fill(google(403, 'rateLimitExceeded')), 2);
     expect(slow.error).toMatchObject({ code: 'rate_limited', retryable: true });
+  });
+
+  for (const label of ['upload.start', 'upload.chunk', 'upload.multipart']) {
+    it(`reports the daily upload cap on ${label} as daily_limit after a short budget of attempts`, async () => {
+      const outcome = await run(Array(10).fill(uploadCap), 8, label);
+      expect(outcome.attempts).toBe(UPLOAD_CAP_ATTEMPTS);
+      expect(seen).toBe(UPLOAD_CAP_ATTEMPTS);
+      expect(outcome.error).toMatchObject({ code: 'daily_limit', retryable: false, status: 429 });
+      expect((outcome.error as Error).message).toBe(
+        "Google Drive's daily upload limit is reached: the backup can run again after the limit resets (within 24 hours).",
+      );
+    });
+  }
+
+  it('lets a short burst of the same answer pass on an upload request', async () => {
+    const outcome = await run([uploadCap, uploadCap], 8, 'upload.chunk');
+    expect(outcome.error).toBeUndefined();
+    expect(outcome.attempts).toBe(3);
+  });
+
+  it('treats the same answer on a metadata request as an ordinary rate limit', async () => {
+    const outcome = await run(Array(10).fill(uploadCap), 5, 'files.list');
+    expect(outcome.attempts).toBe(5);
+    expect(outcome.error).toMatchObject({ code: 'rate_limited', retryable: true });
   });
 
   it('honours Retry-After of a 429', async () => {

@@ -158,8 +158,6 @@ describe('upload faults', () => {
 
   const finals: Array<[string, string, keyof typeof ERRORS]> = [
     ['quota403', 'upload.chunk:quota403@2', 'drive_full'],
-    ['daily403', 'upload.chunk:daily403@1', 'daily_limit'],
-    ['daily403 at session start', 'upload.start:daily403@1', 'daily_limit'],
     ['expire', 'upload.chunk:expire@2', 'upload_session_expired'],
   ];
   for (const [label, spec, code] of finals) {

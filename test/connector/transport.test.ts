@@ -48,6 +48,20 @@ describe('object transport', () => {
     expect(counters).toEqual({ 'files.list': 20 });
   });
 
+  it('spends no files.get on what it made while Drive lists it (the lag check costs nothing then)', async () => {
+    env = await startTestEnv();
+    await env.transport.createDir('/dumps');
+    env.sandbox.resetCounters();
+    await put(env, '/dumps/a.tar', 'a');
+    await put(env, '/dumps/a.tar', 'a again');
+    await put(env, '/dumps/b.tar', 'b');
+    expect(await env.transport.stat('/dumps/a.tar')).toMatchObject({ size: 7 });
+    expect(await env.transport.listDir('/dumps')).toHaveLength(2);
+    await env.transport.deleteFile('/dumps/b.tar');
+    expect(await env.transport.stat('/dumps/b.tar')).toBeNull();
+    expect(env.sandbox.counters()['files.get']).toBe(0);
+  });
+
   it('lists with md5 hashes and refuses absent folders and files', async () => {
     env = await startTestEnv();
     expect(await env.transport.listDir('/')).toEqual([]);
@@ -151,9 +165,59 @@ describe('object transport', () => {
     expect(await env.transport.stat('/after-faults')).toMatchObject({ isDir: true });
     expect(env.connector.requestCounts()['files.list']).toBe(env.sandbox.counters()['files.list']);
     // A final answer is not retried.
+    env.sandbox.setFaults('files.list:quota403');
+    const before = env.sandbox.counters()['files.list'];
+    await expect(env.transport.stat('/after-faults')).rejects.toMatchObject({ code: 'drive_full' });
+    expect(env.sandbox.counters()['files.list']).toBe(before + 1);
+  });
+
+  it("takes the upload cap's answer on a metadata request for a burst of rate limiting: retried, never daily_limit", async () => {
+    env = await startTestEnv({ config: { maxAttempts: 4 } });
+    await env.transport.createDir('/d');
+    env.sandbox.setFaults('files.list:daily403x3');
+    expect(await env.transport.stat('/d')).toMatchObject({ isDir: true });
     env.sandbox.setFaults('files.list:daily403');
     const before = env.sandbox.counters()['files.list'];
-    await expect(env.transport.stat('/after-faults')).rejects.toMatchObject({ code: 'daily_limit' });
-    expect(env.sandbox.counters()['files.list']).toBe(before + 1);
+    await expect(env.transport.stat('/d')).rejects.toMatchObject({ code: 'rate_limited', retryable: true });
+    expect(env.sandbox.counters()['files.list']).toBe(before + 4);
+  });
+});
+
+describe('names differing only in case (Drive matches name = case-insensitively)', () => {
+  it('writing Backup.tar neither deletes nor answers for backup.tar', async () => {
+    env = await startTestEnv();
+    const lower = await put(env, '/d/backup.tar', 'lower case');
+    const upper = await put(env, '/d/Backup.tar', 'UPPER');
+    expect(liveNamed(env, 'backup.tar')).toHaveLength(1);
+    expect(liveNamed(env, 'Backup.tar')).toHaveLength(1);
+    expect(await env.transport.stat('/d/backup.tar')).toEqual({
+      name: 'backup.tar',
+      size: 10,
+      isDir: false,
+      hash: lower.md5,
+    });
+    expect(await env.transport.stat('/d/Backup.tar')).toMatchObject({ name: 'Backup.tar', hash: upper.md5 });
+    expect(await env.transport.stat('/d/BACKUP.TAR')).toBeNull();
+    const fd = await env.transport.openFileRead('/d/backup.tar', 0);
+    const local = join(env.tmpDir, 'lower');
+    await env.connector.readFile(fd, local, null);
+    await env.connector.closeRead(fd);
+    expect(await readFile(local, 'utf8')).toBe('lower case');
+    await env.transport.deleteFile('/d/Backup.tar');
+    expect(liveNamed(env, 'Backup.tar')).toHaveLength(0);
+    expect(liveNamed(env, 'backup.tar')).toHaveLength(1);
+    await expect(env.transport.deleteFile('/d/BACKUP.tar')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('a folder named with other case is a folder of its own', async () => {
+    env = await startTestEnv();
+    await env.transport.createDir('/Dumps');
+    await env.transport.createDir('/dumps/sub');
+    expect(liveNamed(env, 'Dumps')).toHaveLength(1);
+    expect(liveNamed(env, 'dumps')).toHaveLength(1);
+    expect((await env.transport.listDir('/')).map((e) => e.name).sort()).toEqual(['Dumps', 'dumps']);
+    expect(await env.transport.listDir('/Dumps')).toEqual([]);
+    await env.transport.deleteDir('/Dumps');
+    expect(await env.transport.stat('/dumps/sub')).toMatchObject({ isDir: true });
   });
 });

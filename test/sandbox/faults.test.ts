@@ -111,7 +111,7 @@ describe('faults on the wire', () => {
       ['503', 503, 'backendError', null],
       ['429', 429, 'rateLimitExceeded', '1'],
       ['rate403', 403, 'rateLimitExceeded', null],
-      ['daily403', 403, 'dailyLimitExceeded', null],
+      ['daily403', 403, 'userRateLimitExceeded', null],
       ['quota403', 403, 'storageQuotaExceeded', null],
     ];
     for (const [fault, status, reason, retryAfter] of expected) {
@@ -124,6 +124,24 @@ describe('faults on the wire', () => {
       expect(body.error.errors[0]!.reason).toBe(reason);
       expect((await h.api('drive/v3/files')).status, `${fault} fires once`).toBe(200);
     }
+  });
+
+  it("daily403 answers the 750 GB/day cap exactly as Google does: userRateLimitExceeded, 'User rate limit exceeded.'", async () => {
+    const session = await startUpload(h, { name: 'capped' });
+    h.sandbox.setFaults('upload.chunk:daily403@1');
+    const res = await putChunk(h, session, `bytes 0-${KIB256 - 1}/*`, pattern(KIB256));
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({
+      error: {
+        code: 403,
+        message: 'User rate limit exceeded.',
+        errors: [
+          { domain: 'usageLimits', reason: 'userRateLimitExceeded', message: 'User rate limit exceeded.' },
+        ],
+      },
+    });
+    // Nothing of the refused chunk was kept.
+    expect((await putChunk(h, session, 'bytes */*', Buffer.alloc(0))).headers.get('range')).toBeNull();
   });
 
   it('an error fault on an upload chunk persists nothing of it and the answer arrives cleanly', async () => {

@@ -1,0 +1,98 @@
+// Over the service's socket: a restore into a local file that cannot take the bytes (a full
+// device, a directory) answers 400 local_file_error naming the path and the cause, not 502
+// "Google Drive refused the request", and the handle reads on into a good file.
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServiceClient } from '../../connector/cli/service-client.js';
+import { loadConfig } from '../../connector/config/config.js';
+import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { type RunningService, startService } from '../../connector/service/serve-command.js';
+import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { connectObject, raw } from './harness.js';
+
+const object: ObjectRef = { type: 'server', id: null };
+
+let sandbox: Sandbox;
+let root: string;
+let exchange: string;
+let service: RunningService;
+let client: ServiceClient;
+let socketPath: string;
+const isRoot = process.getuid?.() === 0;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({});
+  root = await mkdtemp(join(tmpdir(), 'gdrive-local-errors-'));
+  exchange = join(root, 'exchange');
+  await mkdir(exchange);
+  const config = loadConfig({
+    env: { ...sandbox.env },
+    flags: {
+      dataDir: join(root, 'data'),
+      retryBaseMs: '5',
+      logLevel: 'silent',
+      // Not root: the system's /dev/full is the full device (see fullDevice).
+      exchangeDirs: isRoot ? [exchange] : [exchange, '/dev'],
+    },
+    readFile: false,
+  });
+  service = await startService(config, { log: false });
+  socketPath = config.socketPath;
+  client = new ServiceClient({ socketPath }, service.apiToken);
+  await connectObject(client, object);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await service?.stop();
+  await sandbox?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+/**
+ * A device answering every write with ENOSPC: as root a node of its own (c 1 7, what /dev/full
+ * is), so the read's chmod of its target never touches the system's; otherwise /dev/full.
+ */
+function fullDevice(): string {
+  if (!isRoot) return '/dev/full';
+  const path = join(exchange, 'full');
+  execFileSync('mknod', [path, 'c', '1', '7']);
+  return path;
+}
+
+describe('restoring into a local file that fails', () => {
+  it('answers 400 local_file_error with the path and the cause, and the handle reads on', async () => {
+    const data = Buffer.alloc(200_000, 7);
+    const piece = join(exchange, 'piece');
+    await writeFile(piece, data);
+    const fd = await client.openWrite(object, '/backup.tar');
+    await client.append(fd, piece);
+    await client.closeWrite(fd);
+    const readFd = await client.openRead(object, '/backup.tar', 0);
+    const read = (localFile: string) =>
+      raw(socketPath, 'POST', `/v1/reads/${readFd}/read`, {
+        token: service.apiToken,
+        body: JSON.stringify({ localFile, size: null }),
+      });
+    const full = fullDevice();
+    const answer = await read(full);
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      error: {
+        code: 'local_file_error',
+        message: `The local file "${full}" cannot be used: no space left on the device (ENOSPC).`,
+        retryable: false,
+      },
+    });
+    const dir = join(exchange, 'a-directory');
+    await mkdir(dir);
+    expect(await read(dir)).toMatchObject({ status: 400, body: { error: { code: 'local_file_error' } } });
+    const good = join(exchange, 'restored');
+    expect(await client.read(readFd, good, null)).toBe(data.length);
+    expect((await readFile(good)).equals(data)).toBe(true);
+    await client.closeRead(readFd);
+  });
+});
