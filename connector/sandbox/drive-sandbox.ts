@@ -84,6 +84,11 @@ export interface SandboxOptions {
   /** Per-connection cap, both directions. */
   bandwidthMbit?: number;
   /**
+   * Server time spent on each upload request (upload.*) before its answer, as real Drive
+   * spends on every chunk; default 0. Makes request counts cost what they cost on Google.
+   */
+  uploadRequestMs?: number;
+  /**
    * The API root as clients see it, where resumable session URIs point (default the sandbox's
    * own URL). Behind a TLS-terminating proxy for a client with fixed hosts, e.g. rclone:
    * 'https://www.googleapis.com/'.
@@ -210,7 +215,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       publicUrl: '',
     },
   };
-  const shaping = new Shaping(options.latencyMs ?? 0, options.bandwidthMbit);
+  const shaping = new Shaping(options.latencyMs ?? 0, options.bandwidthMbit, options.uploadRequestMs ?? 0);
   let counts = emptyCounters();
 
   const authed =
@@ -334,6 +339,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         return;
       }
       counts[found.kind] += 1;
+      if (found.kind.startsWith('upload.')) ex.answerDelayMs = shaping.uploadRequestMs;
       ex.fault = faults.decide(found.kind);
       if (shaping.latencyMs > 0) await sleep(shaping.latencyMs);
       if (ex.fault && (await actOutFault(ex, ex.fault))) return;
