@@ -407,9 +407,16 @@ function persistedRange(session: UploadSession): Record<string, string> {
   return n > 0 ? { range: `bytes=0-${n - 1}` } : {};
 }
 
+/**
+ * 308 Resume Incomplete; or, when the client sent `X-GUploader-No-308: yes`, 200 with
+ * `X-HTTP-Status-Code-Override: 308`, as Google's upload servers do for clients whose HTTP
+ * stack treats 308 as a redirect (google-api-go-client internal/gensupport/resumable.go).
+ */
 function answer308(ex: Exchange, session: UploadSession): Promise<void> {
-  return sendBuffer(ex, 308, Buffer.alloc(0), {
+  const no308 = String(ex.req.headers['x-guploader-no-308'] ?? '').toLowerCase() === 'yes';
+  return sendBuffer(ex, no308 ? 200 : 308, Buffer.alloc(0), {
     ...persistedRange(session),
+    ...(no308 ? { 'x-http-status-code-override': '308' } : {}),
     'x-guploader-uploadid': session.id,
   });
 }

@@ -114,6 +114,29 @@ describe('what Google accepts, the sandbox accepts', () => {
     expect(h.sandbox.counters()['upload.status']).toBeGreaterThan(0);
   });
 
+  it('X-GUploader-No-308: yes turns 308 into 200 with X-HTTP-Status-Code-Override (Google Go client)', async () => {
+    const data = pattern(KIB256 + 3, 4);
+    const session = await startUpload(h, { name: 'no308.bin' }, '&fields=id,md5Checksum');
+    const headers = (range: string) =>
+      bearer(h.token, { 'content-range': range, 'x-guploader-no-308': 'yes' });
+    const first = await fetch(session, {
+      method: 'POST',
+      headers: headers(`bytes 0-${KIB256 - 1}/*`),
+      body: data.subarray(0, KIB256),
+    });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-http-status-code-override')).toBe('308');
+    expect(first.headers.get('range')).toBe(`bytes=0-${KIB256 - 1}`);
+    const last = await fetch(session, {
+      method: 'POST',
+      headers: headers(`bytes ${KIB256}-${data.length - 1}/${data.length}`),
+      body: data.subarray(KIB256),
+    });
+    expect(last.status).toBe(200);
+    expect(last.headers.get('x-http-status-code-override')).toBeNull();
+    expect(((await last.json()) as FileBody).md5Checksum).toBe(md5(data));
+  });
+
   it('modifiedTime set on create (metadata, multipart, resumable) and on update is stored and answered', async () => {
     const t1 = '2023-04-05T06:07:08.123Z';
     const f = '?fields=id,modifiedTime';
