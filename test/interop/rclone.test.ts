@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type ProxiedExchange, startTlsProxy, type TlsProxy } from '../../connector/bench/tls-proxy.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { pattern } from '../sandbox/helpers.js';
-import { type ProxiedExchange, startTlsProxy, type TlsProxy } from './tls-proxy.js';
 
 const RCLONE = '/usr/bin/rclone';
 const MIB = 1024 * 1024;

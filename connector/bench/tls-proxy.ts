@@ -7,7 +7,11 @@
  * passed on to the sandbox as it came (method, path, headers, body) and every answer back as
  * the sandbox gave it: the proxy rewrites nothing, so what the client sees is what the sandbox says.
  *
- * Reused by the interop test and by the benchmark against rclone.
+ * Used by the rclone interop test (test/interop/rclone.test.ts) and by the benchmark against
+ * rclone, hence in the product bundle; it needs `openssl` on the PATH. Start the sandbox with
+ * `publicUrl: 'https://www.googleapis.com/'` (`gdrive-backup sandbox --public-url ...`) so its
+ * session URIs lead back through the proxy, and give rclone `--ca-cert <caFile>` and
+ * `HTTPS_PROXY=<url>`.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
