@@ -52,13 +52,13 @@ const MULTIPART_HEAD_LIMIT = 1024 * 1024;
  */
 export type UploadTarget = { kind: 'create' } | { kind: 'update'; id: string };
 
-/** Stores bytes that arrived in a part file as the target's content (checking the quota first). */
-async function commit(
-  core: SandboxCore,
-  caller: Caller,
-  writer: HashingWriter,
-  into: { create: NewItemMetadata } | { update: StoredItem; apply: () => void },
-): Promise<StoredItem> {
+type Destination = { create: NewItemMetadata } | { update: StoredItem; apply: () => void };
+
+/**
+ * 403 storageQuotaExceeded, and the part file gone, when a single-request upload's bytes do
+ * not fit (a resumable upload is checked chunk by chunk instead).
+ */
+async function checkQuotaFor(core: SandboxCore, writer: HashingWriter, into: Destination): Promise<void> {
   await writer.close();
   const driveId = 'create' in into ? into.create.parent.driveId : into.update.driveId;
   const previous = 'update' in into ? into.update.size : 0;
@@ -68,6 +68,16 @@ async function commit(
     await rm(writer.path, { force: true });
     throw error;
   }
+}
+
+/** Stores bytes that arrived in a part file as the destination's content. */
+async function commit(
+  core: SandboxCore,
+  caller: Caller,
+  writer: HashingWriter,
+  into: Destination,
+): Promise<StoredItem> {
+  await writer.close();
   const content = { size: writer.length, ...writer.digests() };
   let item: StoredItem;
   if ('create' in into) {
@@ -238,7 +248,7 @@ export async function uploadMultipart(
   const boundary = multipartBoundary(ex.req.headers['content-type'] ?? '');
   const existing = target.kind === 'update' ? updateTarget(core, caller, target.id, supportsAllDrives) : null;
   core.state.requireWrite(caller);
-  let into: { create: NewItemMetadata } | { update: StoredItem; apply: () => void } | null = null;
+  let into: Destination | null = null;
   const writer = await receiveMultipart(ex, boundary, async (metadata, mediaHeaders) => {
     const body = parseJsonObject(metadata);
     const mediaType = mediaHeaders['content-type'] ?? 'application/octet-stream';
@@ -250,6 +260,7 @@ export async function uploadMultipart(
       : { create: checkCreateMetadata(core, caller, body, supportsAllDrives, mediaType) };
     return HashingWriter.create(core.store.partPath(randomId(16)));
   });
+  await checkQuotaFor(core, writer, into!);
   await sendFile(core, ex, await commit(core, caller, writer, into!), caller, fields);
 }
 
@@ -283,6 +294,7 @@ export async function uploadMedia(
     await rm(writer.path, { force: true });
     throw error;
   }
+  await checkQuotaFor(core, writer, into);
   await sendFile(core, ex, await commit(core, caller, writer, into), caller, fields);
 }
 
@@ -429,7 +441,7 @@ async function finish(
 ): Promise<void> {
   const writer = session.writer!;
   const owner = { ...caller, clientId: session.clientId };
-  let into: { create: NewItemMetadata } | { update: StoredItem; apply: () => void };
+  let into: Destination;
   try {
     if (session.target) {
       const existing = updateTarget(core, owner, session.target.id, session.supportsAllDrives);

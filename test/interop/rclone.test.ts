@@ -4,7 +4,7 @@
 // this proves the sandbox accepts what Google accepts, for one mature client's everyday use.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,11 @@ describe('rclone drive backend against the sandbox', () => {
   const item = (name: string) => sandbox.items().find((i) => i.name === name);
 
   beforeAll(async () => {
+    if (!existsSync(RCLONE)) {
+      throw new Error(
+        `${RCLONE} is missing: install Debian's rclone package (apt-get install rclone), as .ci/run does`,
+      );
+    }
     sandbox = await startSandbox({ publicUrl: 'https://www.googleapis.com/' });
     proxy = await startTlsProxy({ target: sandbox.url });
     dir = await mkdtemp(join(tmpdir(), 'gdrive-rclone-'));

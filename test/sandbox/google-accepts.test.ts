@@ -282,6 +282,35 @@ describe('what Google accepts, the sandbox accepts', () => {
     );
   });
 
+  it('single-request uploads beyond the quota are 403 storageQuotaExceeded and store nothing', async () => {
+    const id = await uploadFile(h, 'quota-target.bin', Buffer.alloc(10));
+    const { body } = await h.json<{ storageQuota: { usage: string } }>('drive/v3/about?fields=storageQuota');
+    h.sandbox.setQuota(Number(body.storageQuota.usage) + 1000);
+    try {
+      const before = h.sandbox.items().length;
+      const multi = await h.api('upload/drive/v3/files?uploadType=multipart', {
+        method: 'POST',
+        ...multipart({ name: 'too-big.bin' }, Buffer.alloc(2000)),
+      });
+      expect(multi.status).toBe(403);
+      expect(h.sandbox.items()).toHaveLength(before);
+      // Replacing 10 bytes by 900 fits (the old content is freed); by 2000 it does not.
+      const fits = await h.api(`upload/drive/v3/files/${id}?uploadType=media`, {
+        method: 'PATCH',
+        body: Buffer.alloc(900),
+      });
+      expect(fits.status).toBe(200);
+      const over = await h.api(`upload/drive/v3/files/${id}?uploadType=media`, {
+        method: 'PATCH',
+        body: Buffer.alloc(2000),
+      });
+      expect(over.status).toBe(403);
+      expect(h.sandbox.items().find((i) => i.id === id)?.size).toBe(900);
+    } finally {
+      h.sandbox.setQuota(15 * 1024 ** 3);
+    }
+  });
+
   it('POST uploadType=media makes a file named Untitled of the body', async () => {
     const res = await h.json<FileBody>(
       'upload/drive/v3/files?uploadType=media&fields=id,name,mimeType,md5Checksum',
