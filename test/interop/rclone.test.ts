@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rcloneBaseFlags, rcloneDriveEnv } from '../../connector/bench/rclone-env.js';
 import { type ProxiedExchange, startTlsProxy, type TlsProxy } from '../../connector/bench/tls-proxy.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { pattern } from '../sandbox/helpers.js';
@@ -38,14 +39,11 @@ describe('rclone drive backend against the sandbox', () => {
 
   /** Trust the proxy's CA; no retries (a refusal shows at once), no pacing between calls. */
   const flags = (): string[] => [
-    '--ca-cert',
-    proxy.caFile,
+    ...rcloneBaseFlags(proxy),
     '--low-level-retries',
     '1',
     '--retries',
     '1',
-    '--drive-pacer-min-sleep',
-    '1ms',
     '--contimeout',
     '5s',
     '--timeout',
@@ -89,24 +87,15 @@ describe('rclone drive backend against the sandbox', () => {
     await writeFile(join(dir, 'large.bin'), large);
     await writeFile(join(dir, 'small2.bin'), small2);
     await writeFile(join(dir, 'large2.bin'), large2);
-    env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: dir,
-      RCLONE_CONFIG: join(dir, 'rclone.conf'),
-      HTTPS_PROXY: proxy.url,
-      NO_PROXY: '',
-      RCLONE_CONFIG_GD_TYPE: 'drive',
-      RCLONE_CONFIG_GD_CLIENT_ID: sandbox.env.GDRIVE_CLIENT_ID,
-      RCLONE_CONFIG_GD_CLIENT_SECRET: sandbox.env.GDRIVE_CLIENT_SECRET,
-      RCLONE_CONFIG_GD_SCOPE: 'drive',
-      // An access token long expired: rclone's first request refreshes it at Google's token URL.
-      RCLONE_CONFIG_GD_TOKEN: JSON.stringify({
-        access_token: 'ya29.expired',
-        token_type: 'Bearer',
-        refresh_token: refreshToken,
-        expiry: '2020-01-01T00:00:00Z',
-      }),
-    };
+    env = rcloneDriveEnv(
+      {
+        clientId: sandbox.env.GDRIVE_CLIENT_ID,
+        clientSecret: sandbox.env.GDRIVE_CLIENT_SECRET,
+        refreshToken,
+        dir,
+      },
+      proxy,
+    );
   });
   afterAll(async () => {
     await proxy?.close();
