@@ -91,7 +91,8 @@ export interface SandboxOptions {
   /**
    * The API root as clients see it, where resumable session URIs point (default the sandbox's
    * own URL). Behind a TLS-terminating proxy for a client with fixed hosts, e.g. rclone:
-   * 'https://www.googleapis.com/'.
+   * 'https://www.googleapis.com/'. Every client that uploads must then reach the sandbox there
+   * (a connector pointed at `url` would get session URIs it cannot reach).
    */
   publicUrl?: string;
   /** Fault spec, see faults.ts. */
