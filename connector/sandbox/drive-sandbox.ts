@@ -18,6 +18,7 @@
  *   GET    drive/v3/drives/{id}                 drives.get
  *   POST   upload/drive/v3/files?uploadType=multipart|resumable   upload.multipart / upload.start
  *   PUT    upload/drive/v3/files?uploadType=resumable&upload_id=  upload.chunk / upload.status
+ *   DELETE upload/drive/v3/files?uploadType=resumable&upload_id=  upload.cancel
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -58,7 +59,14 @@ import {
   type StoredItem,
 } from './sandbox-state.js';
 import { Shaping } from './shaping.js';
-import { expireSession, putKind, uploadMultipart, uploadPut, uploadStart } from './upload-endpoints.js';
+import {
+  expireSession,
+  putKind,
+  uploadCancel,
+  uploadMultipart,
+  uploadPut,
+  uploadStart,
+} from './upload-endpoints.js';
 
 export type { RequestKind };
 
@@ -240,6 +248,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
       if (method === 'PUT' && uploadType === 'resumable' && url.searchParams.has('upload_id')) {
         return { kind: putKind(req.headers), handler: authed(uploadPut) };
+      }
+      if (method === 'DELETE' && uploadType === 'resumable' && url.searchParams.has('upload_id')) {
+        return { kind: 'upload.cancel', handler: authed(uploadCancel) };
       }
     }
     return null;

@@ -1,6 +1,6 @@
 // Shared set-up of the data-path tests: a real sandbox, a temp data dir, a JSON-file state
-// store, an OAuth2Client-backed DriveHttp (tokens refreshed by google-auth-library, 401 answered
-// by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
+// store, an OAuth2Client-backed AuthorizedHttp (tokens refreshed by google-auth-library, 401
+// answered by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
 // TransferHandles over a new state store opened on the same file, as a restarted connector would.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { OAuth2Client } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
+import { AuthorizedHttp } from '../../connector/drive/authorized-http.js';
 import type { DriveHttp } from '../../connector/drive/drive-http.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
@@ -68,7 +69,9 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
     forceRefreshOnFailure: true,
   });
   client.setCredentials({ refresh_token: sandbox.issueRefreshToken() });
-  const http: DriveHttp = { request: (o) => client.request(o) };
+  // As the connector's own: a 401 on a streamed body (spent, so the auth client cannot resend
+  // it) renews the token and hands the request back to the pacer to build again.
+  const http: DriveHttp = new AuthorizedHttp(client, 'server');
   const pacer = new Pacer({ maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs });
   const stateFile = join(dataDir, 'state.json');
   const openState = (): Keyv => new Keyv({ store: new JsonFileStore(stateFile), namespace: 'state' });
@@ -226,7 +229,7 @@ export async function startChildSandbox(): Promise<ChildSandbox> {
     client.setCredentials(tokens);
     return {
       env,
-      http: { request: (o) => client.request(o) },
+      http: new AuthorizedHttp(client, 'server'),
       async close() {
         child.kill('SIGTERM');
         await exited;

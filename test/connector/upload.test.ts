@@ -287,9 +287,10 @@ describe('the in-memory sha256 (chunk 256 KiB, maxAttempts 3)', () => {
     await expect(handles.appendFile(fd, second)).rejects.toMatchObject({ code: 'drive_unavailable' });
     expect(env.sandbox.counters()['upload.chunk']).toBe(1 + 3);
     const after = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
-    // Only Drive's offset moved on; md5 state and appended are those of before the call.
+    // Only Drive's offset moved on; md5 state and appended are those of before the call, which
+    // is marked as failed (a close now would not finish the file).
     expect(after.offset).toBe(2 * CHUNK);
-    expect({ ...after, offset: before.offset }).toEqual(before);
+    expect({ ...after, offset: before.offset }).toEqual({ ...before, appendFailed: true });
     env.sandbox.setFaults('');
     expect(await handles.appendFile(fd, second)).toBe(bytes.length - first);
     expect(await handles.closeWrite(fd)).toEqual({
