@@ -9,6 +9,12 @@
  * folders); deleteFile and deleteDir remove every item of that name and kind, and
  * openFileWrite replaces the files already there (a new file, as opening with O_TRUNC would),
  * so stat() right after a write sees the new file and its checksum.
+ *
+ * A replaced file stays until the new one is verified: the handle's record keeps the old ids
+ * (in the state store, so a restart between open and close keeps them too) and closeWrite
+ * deletes them only after Drive's checksums matched. A resumable upload makes no file on Drive
+ * before its last PUT, so until then every read sees the old copy, and after a failed or aborted
+ * upload the old copy is all there is.
  */
 
 import type { Accounts } from '../auth/accounts.js';
@@ -193,15 +199,17 @@ export class ObjectTransport implements Transport {
       const existing = await api.findChildren(parent!.ref, name, shown);
       if (existing.some((item) => item.isFolder))
         throw new GdriveBackupError('is_a_directory', { path: shown });
-      for (const old of existing) {
-        this.deps.log.info('replacing an existing file', { object: this.name, path: shown });
-        await api.deleteItem(old.id, shown);
-      }
+      if (existing.length > 0)
+        this.deps.log.info('replacing an existing file once the new one is verified', {
+          object: this.name,
+          path: shown,
+        });
       return this.deps.engine.openWrite({
         object: this.object,
         path: shown,
         name,
         ...folderInput(parent!.ref),
+        ...(existing.length > 0 ? { replaces: existing.map((item) => item.id) } : {}),
       });
     });
   }

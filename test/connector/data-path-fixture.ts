@@ -35,8 +35,8 @@ export interface DataPathEnv {
   object: ObjectRef;
   /** A folder made for the test in My Drive. */
   folderId: string;
-  /** New state store on the same file and a new TransferHandles, as after a restart. */
-  restart(): Promise<TransferHandles>;
+  /** New state store on the same file and a new TransferHandles, as after a restart (with `config` changed). */
+  restart(config?: ConfigOverrides): Promise<TransferHandles>;
   close(): Promise<void>;
 }
 
@@ -52,11 +52,13 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
   const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-data-path-'));
   const workDir = join(dataDir, 'work');
   await mkdir(workDir);
-  const config = loadConfig({
-    env: { ...sandbox.env, GDRIVE_BACKUP_DATA_DIR: dataDir },
-    flags: { retryBaseMs: 5, chunkSize: 256 * KIB, ...options.config },
-    readFile: false,
-  });
+  const configWith = (overrides: ConfigOverrides = {}): Config =>
+    loadConfig({
+      env: { ...sandbox.env, GDRIVE_BACKUP_DATA_DIR: dataDir },
+      flags: { retryBaseMs: 5, chunkSize: 256 * KIB, ...options.config, ...overrides },
+      readFile: false,
+    });
+  let config = configWith();
   const client = new OAuth2Client({
     clientId: sandbox.env.GDRIVE_CLIENT_ID,
     clientSecret: sandbox.env.GDRIVE_CLIENT_SECRET,
@@ -94,10 +96,14 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
     http,
     object,
     folderId: folder.data.id,
-    async restart() {
+    async restart(overrides) {
       await state.disconnect();
       state = openState();
       env.state = state;
+      if (overrides) {
+        config = configWith(overrides);
+        env.config = config;
+      }
       env.handles = new TransferHandles(deps());
       return env.handles;
     },
