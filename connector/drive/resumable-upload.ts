@@ -410,7 +410,7 @@ class UploadBytes {
     private readonly fileStart: number,
     private readonly end: number,
     private readonly hash: UploadHash,
-    private readonly path: string,
+    readonly path: string,
   ) {
     this.hashedTo = fileStart;
   }
@@ -443,10 +443,10 @@ class UploadBytes {
    * starts. Were that ever broken, Drive would get other bytes than were hashed, and the final
    * check of its md5 would refuse the file (verification_failed), never store it as good.
    */
-  body(from: number, to: number, progress: Progress): Readable {
+  body(from: number, to: number, progress: Progress): BodyStream {
     const bytes = this;
     let pos = from;
-    return new Readable({
+    const stream: BodyStream = new BodyStream({
       highWaterMark: READ_BLOCK,
       read(): void {
         if (pos >= to) {
@@ -459,10 +459,14 @@ class UploadBytes {
             progress.sent(pos);
             this.push(block);
           },
-          (error: unknown) => this.destroy(error instanceof Error ? error : new Error(String(error))),
+          (error: unknown) => {
+            stream.localFailure = asLocalFileError(bytes.path, error);
+            this.destroy(stream.localFailure);
+          },
         );
       },
     });
+    return stream;
   }
 
   /** Waits for the last read (before the local file is closed). */
@@ -492,12 +496,12 @@ class UploadBytes {
     const block = (reuse ? this.nextRingBuffer() : Buffer.allocUnsafeSlow(length)).subarray(0, length);
     let filled = 0;
     while (filled < length) {
-      const { bytesRead } = await this.file.read(
-        block,
-        filled,
-        length - filled,
-        pos - this.fileStart + filled,
-      );
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.file.read(block, filled, length - filled, pos - this.fileStart + filled));
+      } catch (error) {
+        throw localFileError(this.path, error);
+      }
       if (bytesRead === 0)
         throw new GdriveBackupError('local_file_error', {
           path: this.path,
@@ -527,6 +531,19 @@ class UploadBytes {
     this.hash.update(block.subarray(this.hashedTo - pos));
     this.hashedTo = blockEnd;
   }
+}
+
+/**
+ * A request body read from the local file. A read that fails there (the file shrank, EIO) ends
+ * the request as a network error would; `localFailure` keeps what really happened, so the
+ * caller reports it instead of retrying the request.
+ */
+class BodyStream extends Readable {
+  localFailure?: GdriveBackupError;
+}
+
+function asLocalFileError(path: string, error: unknown): GdriveBackupError {
+  return error instanceof GdriveBackupError ? error : localFileError(path, error);
 }
 
 /** The progress callback of one appendFile: bytes of its piece handed to Drive, never going back. */
@@ -644,6 +661,9 @@ async function putRange(
     const data = body(from);
     try {
       return await send(env, context, sessionUri, range, data, to - from);
+    } catch (error) {
+      if (data instanceof BodyStream && data.localFailure !== undefined) throw data.localFailure;
+      throw error;
     } finally {
       // Drive may answer before reading the whole body: stop reading the local file then.
       if (data instanceof Readable) data.destroy();

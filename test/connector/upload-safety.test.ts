@@ -3,6 +3,7 @@
 // stored), lose the previous copy of a name when the rewrite fails, break an open handle when
 // a restart changes the chunk size, keep a handle after a final failure, or send a range that
 // overlaps what Drive holds after a restart. Also: one PUT per piece, and the progress callback.
+import { truncateSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -175,6 +176,22 @@ describe('upload safety', () => {
       code: 'unknown_handle',
     });
     expect(named('final.tar')).toEqual([]);
+  });
+
+  it('a local file that shrinks while its request is streaming fails with local_file_error, not retried', async () => {
+    const fd = await env.transport.openFileWrite('/backups/shrinks.tar');
+    const file = await local(bytesOf(6 * MIB, 13));
+    env.sandbox.resetCounters();
+    const error = await env.connector
+      .appendFile(fd, file, { onProgress: () => truncateSync(file, MIB) })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'local_file_error', status: 400 });
+    expect((error as Error).message).toContain('it became shorter while it was being read');
+    expect(env.sandbox.counters()['upload.status']).toBe(0);
+    expect(env.sandbox.counters()['upload.chunk']).toBeLessThanOrEqual(1);
+    // A failed append: the close does not store the file.
+    await expect(env.connector.closeWrite(fd)).rejects.toMatchObject({ code: 'upload_incomplete' });
+    expect(named('shrinks.tar')).toEqual([]);
   });
 
   it('costs one PUT per piece plus the last, and reports progress as the bytes go out', async () => {
