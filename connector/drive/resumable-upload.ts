@@ -209,6 +209,12 @@ export async function appendToUpload(
       at = status.persisted;
     }
     if (at < windowStart) throw sessionLost(record, at, windowStart);
+    if (at > record.offset) {
+      // Drive got more than we heard of (a call cut off before its answer): kept, so that the
+      // next call, which trusts the record, starts from there.
+      record = { ...record, offset: at };
+      await env.save(record);
+    }
 
     // Sending: whole granules up to the last boundary before `end` (at least one byte stays).
     const sendEnd = Math.max(windowStart, Math.floor((end - 1) / UPLOAD_GRANULE) * UPLOAD_GRANULE);
@@ -291,6 +297,10 @@ export async function finishUpload(
     // A close cut off after Drive finished: its answer is what is verified.
     if (status.done) file = status.file;
     else at = status.persisted;
+    if (at > record.offset) {
+      record = { ...record, offset: at };
+      await env.save(record);
+    }
   }
   let stalls = 0;
   while (file === undefined) {

@@ -39,7 +39,11 @@ describe('restart', () => {
    * Runs `call` as if the process died after it sent its chunks but before it kept its record:
    * the record and the kept tail of before the call come back, Drive keeps what it got.
    */
-  async function cutOff(fd: string, call: () => Promise<unknown>): Promise<void> {
+  async function cutOff(
+    fd: string,
+    call: () => Promise<unknown>,
+    { offsetKept = true }: { offsetKept?: boolean } = {},
+  ): Promise<void> {
     const before = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
     const dir = spoolDir(env.dataDir, fd);
     const tails = new Map<string, Buffer>();
@@ -49,7 +53,11 @@ describe('restart', () => {
     expect(after.offset).toBeGreaterThan(before.appended - before.tailLength);
     await mkdir(dir, { recursive: true });
     for (const [name, bytes] of tails) await writeFile(join(dir, name), bytes, { mode: 0o600 });
-    await env.state.set(`transfer:${fd}`, { ...before, sessionUri: after.sessionUri, offset: after.offset });
+    await env.state.set(`transfer:${fd}`, {
+      ...before,
+      sessionUri: after.sessionUri,
+      offset: offsetKept ? after.offset : before.offset,
+    });
   }
 
   const open = (name: string) => openWrite(env, name);
@@ -158,6 +166,24 @@ describe('restart', () => {
     // local file, not sent again), and only the last PUT goes: no range overlaps Drive's bytes.
     expect(env.sandbox.counters()['upload.status']).toBe(1);
     expect(env.sandbox.counters()['upload.chunk']).toBe(1);
+  });
+
+  it('a call cut off before Drive could answer it, repeated after the restart, keeps what Drive said', async () => {
+    const bytes = bytesOf(6 * CHUNK + 999, 19);
+    const first = CHUNK + 100;
+    const fd = await open('unanswered.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'u1', bytes.subarray(0, first)));
+    const second = await localFile(env, 'u2', bytes.subarray(first, 4 * CHUNK + 5));
+    // Drive persisted the call's PUTs, but the record never heard of them.
+    await cutOff(fd, () => env.handles.appendFile(fd, second), { offsetKept: false });
+    const handles = await env.restart();
+    await handles.appendFile(fd, second);
+    // The next call trusts the record this process left: it must hold Drive's offset.
+    await handles.appendFile(fd, await localFile(env, 'u3', bytes.subarray(4 * CHUNK + 5)));
+    expect((await handles.closeWrite(fd)).md5).toBe(md5(bytes));
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'unanswered.bin').id))).toBe(
+      sha256(bytes),
+    );
   });
 
   it('a cut-off call followed by different bytes fails verification instead of storing a wrong file', async () => {
