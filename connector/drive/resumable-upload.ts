@@ -435,7 +435,8 @@ class UploadBytes {
     const parts: Buffer[] = [];
     for (let pos = from; pos < to; ) {
       const block = await this.block(pos, to, false);
-      parts.push(from < this.fileStart ? Buffer.from(block) : block);
+      // Tail views and new buffers only: nothing here is a reused ring buffer.
+      parts.push(block);
       pos += block.length;
     }
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
