@@ -7,7 +7,8 @@ import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
-import { spoolDir } from '../../connector/drive/spool.js';
+import { spoolDir, writeTail } from '../../connector/drive/spool.js';
+import { UploadHash } from '../../connector/drive/stream-hash.js';
 import type { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { recordingLog } from '../helpers/test-env.js';
 import {
@@ -211,6 +212,30 @@ describe('restart', () => {
     await handles.appendFile(fd, o2);
     await handles.appendFile(fd, await localFile(env, 'o3', bytes.subarray(CHUNK + 600)));
     expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
+  });
+
+  it('carries on a record of an older version: no chunk size, a tail larger than 256 KiB', async () => {
+    const bytes = bytesOf(5 * CHUNK + 123, 20);
+    const kept = 3 * CHUNK + 7;
+    const fd = await open('older-record.bin');
+    // What a version that buffered a whole 1 MiB chunk left: everything still in its tail.
+    const hash = await UploadHash.create();
+    hash.update(bytes.subarray(0, kept));
+    await writeTail(env.dataDir, fd, 0, bytes.subarray(0, kept));
+    const { chunkSize: _, ...record } = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    await env.state.set(`transfer:${fd}`, {
+      ...record,
+      appended: kept,
+      tailLength: kept,
+      hashState: hash.save(),
+      sha256: 'lost',
+    });
+    const handles = await env.restart();
+    await handles.appendFile(fd, await localFile(env, 'older-2', bytes.subarray(kept)));
+    expect(await handles.closeWrite(fd)).toMatchObject({ size: bytes.length, md5: md5(bytes) });
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'older-record.bin').id))).toBe(
+      sha256(bytes),
+    );
   });
 
   it('resumes a whole-file read after a restart and still verifies its md5', async () => {
