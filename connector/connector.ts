@@ -122,7 +122,7 @@ export async function createConnector(
         check: (transport) => runCheck(transport, config, log),
       });
     },
-    appendFile: (fd, localFile) => handles.appendFile(fd, localFile),
+    appendFile: (fd, localFile, options) => handles.appendFile(fd, localFile, options),
     closeWrite: (fd) => handles.closeWrite(fd),
     readFile: (fd, localFile, size) => handles.readFile(fd, localFile, size),
     closeRead: (fd) => handles.closeRead(fd),

@@ -10,8 +10,9 @@
  *   4    chunk size sweep 8/16/32 MiB on the shaped link: MiB/s and the service's peak RSS;
  *   5    the service's RSS growth over idle while uploading a small and a large file: bounded by
  *        the chunk size, not by the file size;
- *   6    Drive requests per uploaded file (sandbox counters): c chunks = c + 1 requests. This one
- *        runs the sandbox in this process, the only place its counters can be read.
+ *   6    Drive requests per uploaded file (sandbox counters): p appendFile pieces = p + 2 requests
+ *        (session start, one PUT per piece, the last). This one runs the sandbox in this
+ *        process, the only place its counters can be read.
  * Not part of `npm test` (a smoke test runs it with --quick).
  */
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
@@ -93,7 +94,7 @@ export interface BenchResult {
   requests: {
     chunkMib: number;
     sizeMib: number;
-    chunks: number;
+    pieces: number;
     expected: number;
     actual: number;
     byKind: Record<string, number>;
@@ -208,8 +209,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
   // Throughput runs use half the memory scenario's size: long enough to reach steady state.
   const transferBytes = Math.max(MIB, Math.round(sizeMib / 2) * MIB);
   const memorySizes = [Math.max(MIB, Math.round(sizeMib / 4) * MIB), Math.max(2 * MIB, sizeMib * MIB)];
-  const requestChunk = quick ? MIB : DEFAULT_CHUNK;
-  const requestBytes = Math.round(requestChunk * 2.5);
+  // A piece and a quarter, with the chunk size (an upper bound per request) at the piece size.
+  const requestChunk = pieceSize;
+  const requestBytes = Math.round(pieceSize * 1.25);
   const startedAt = new Date();
   const say = (text: string) => out.write(`${text}\n`);
 
@@ -395,17 +397,17 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
     } finally {
       await counting.close();
     }
-    const chunks = Math.ceil(requestBytes / requestChunk);
+    const pieces = requestData.pieces.length;
     const uploadKinds = ['upload.start', 'upload.chunk', 'upload.status', 'upload.multipart'];
     const actual = uploadKinds.reduce((sum, kind) => sum + (byKind[kind] ?? 0), 0);
     say(
       table(
-        `6. Drive requests for one file of ${round(requestBytes / MIB)} MiB in ${requestChunk / MIB} MiB chunks (sandbox counters)`,
-        ['chunks', 'expected upload requests (c + 1)', 'actual', 'all requests of openFileWrite..closeFile'],
+        `6. Drive requests for one file of ${round(requestBytes / MIB)} MiB in ${pieceSize / MIB} MiB appendFile pieces (sandbox counters)`,
+        ['pieces', 'expected upload requests (p + 2)', 'actual', 'all requests of openFileWrite..closeFile'],
         [
           [
-            chunks,
-            chunks + 1,
+            pieces,
+            pieces + 2,
             actual,
             Object.entries(byKind)
               .map(([kind, n]) => `${kind} ${n}`)
@@ -458,9 +460,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
         ok: growths.every((g) => g !== null) && Math.abs(growths[1]! - growths[0]!) <= DEFAULT_CHUNK / MIB,
       },
       {
-        target: 'upload requests per file = chunks + 1',
-        measured: `${actual} for ${chunks} chunks`,
-        ok: actual === chunks + 1,
+        target: 'upload requests per file = pieces + 2',
+        measured: `${actual} for ${pieces} pieces`,
+        ok: actual === pieces + 2,
       },
     ];
     say('Verdicts');
@@ -478,8 +480,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       requests: {
         chunkMib: requestChunk / MIB,
         sizeMib: round(requestBytes / MIB),
-        chunks,
-        expected: chunks + 1,
+        pieces,
+        expected: pieces + 2,
         actual,
         byKind,
       },

@@ -261,10 +261,10 @@ export const SETTINGS = [
     key: 'chunkSize',
     env: 'GDRIVE_CHUNK_SIZE',
     flag: '--chunk-size',
-    default: () => 16 * MIB,
+    default: () => 1024 * MIB,
     parse: chunkSize,
     accepts: 'bytes, a multiple of 262144 (256 KiB)',
-    help: 'Bytes sent per resumable-upload request; memory per upload is bounded by it',
+    help: 'Most bytes one resumable-upload request carries (each appendFile piece goes in one request up to this; lower it for proxies that limit request sizes); memory does not depend on it',
   },
   {
     key: 'downloadStreams',

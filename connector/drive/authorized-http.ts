@@ -50,6 +50,7 @@ export function requestKind(
   if (/\/upload\/drive\/v3\/files$/.test(path)) {
     if (verb === 'POST')
       return target.searchParams.get('uploadType') === 'multipart' ? 'upload.multipart' : 'upload.start';
+    if (verb === 'DELETE') return 'upload.cancel';
     return contentRange?.trim().startsWith('bytes */') ? 'upload.status' : 'upload.chunk';
   }
   if (/\/drive\/v3\/about$/.test(path)) return 'about.get';

@@ -1,39 +1,50 @@
 /**
  * Drive's resumable upload, fed piece by piece (appendFile) and finished by closeWrite.
  *
- * Protocol: shared/reference/google-drive-facts.md, "Resumable upload". The states read top to
- * bottom: open (a record, no request) -> session started on the first chunk -> sending full
- * chunks -> tail kept on disk between calls -> finalising (the last chunk names the total) ->
- * verified against Drive's size/md5/sha256 (size/md5 only after a restart: stream-hash.ts).
+ * Protocol: shared/reference/google-drive-facts.md, "Resumable upload". One call reads top to
+ * bottom as its states: open (a record, no request) -> asked (where Drive is, when this process
+ * cannot know) -> sending (the aligned part of the piece, streamed from the local file) -> tail
+ * kept (on disk, until the next call) -> finalising (the last PUT names the total) -> verified
+ * against Drive's size/md5/sha256 (size/md5 only after a restart: stream-hash.ts).
  *
  * Why it looks the way it does:
- *  - Every chunk but the last must be a multiple of 256 KiB, so bytes gather in one buffer of
- *    exactly `chunkSize` bytes (a multiple of 256 KiB); only a full buffer is sent, and only when
- *    at least one more byte is known to follow, so the last request can carry the total and a
- *    file of c chunks costs c PUTs plus the session start.
- *  - A 308 says how much Drive PERSISTED, which can be less than we sent: the buffer's start
- *    always equals Drive's offset, the persisted prefix is dropped and the rest stays, is topped
- *    up from the local file and sent again. We never assume sent == persisted.
- *  - After an interruption (reset, 5xx, 429, rate 403) the Pacer backs off, and before
- *    resending we ask Drive where it is (empty PUT, `bytes *\/*`).
- *  - The record of a handle changes at the end of each appendFile (new tail, appended, md5
- *    state); after each acknowledged chunk only Drive's offset is persisted. A connector killed
- *    in the middle of a call thus carries on from the state before that call: a caller that
- *    repeats the call sends the same bytes again, which Drive skips (overlap is allowed); one
- *    that does not is caught by the final verification.
+ *  - Every PUT but the last must be a multiple of 256 KiB. Each appendFile sends the bytes of
+ *    the kept tail and of its piece up to the last 256 KiB boundary before their end, in ONE PUT
+ *    streamed from the local file (the chunk-size setting only caps a PUT, for proxies that
+ *    limit request sizes; a bigger piece goes in several). At least one byte stays behind, so
+ *    closeWrite's PUT carries data and the total: a file of p pieces costs p + 1 PUTs plus the
+ *    session start, and memory is the tail (at most 256 KiB) plus the read blocks in flight,
+ *    whatever the chunk size.
+ *  - A 308 says how much Drive PERSISTED, which can be less than we sent: we continue from
+ *    there, re-reading the local file (or the in-memory tail). We never assume sent == persisted.
+ *  - We never send a range that overlaps what Drive holds. A call that cannot know Drive's
+ *    offset (its record came from another process, or from a failed call) asks first (empty
+ *    PUT, `bytes *\/*`); so does every retry (after a reset, 5xx, 429, rate 403, under the
+ *    Pacer). Bytes Drive already holds (a call cut off after Drive got them) are hashed from the
+ *    local file and not sent again.
+ *  - Each byte is hashed once, in upload order, as it is read (`UploadBytes`), whether it is
+ *    then sent, kept as tail, or skipped because Drive has it.
+ *  - The record changes at the end of each appendFile (new tail, appended, md5 state); after each
+ *    acknowledged PUT only Drive's offset is persisted. A connector killed in the middle of a
+ *    call thus carries on from the state before that call; a caller that repeats the call is
+ *    caught up (Drive's bytes skipped), one that does not is caught by the final verification.
  *  - The in-memory sha256 is handed in and a copy handed back, kept by the caller only when the
  *    call succeeded, so it covers exactly the bytes the persisted md5 state does.
  */
 import type { Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { WriteResult } from '../transport/types.js';
+import type { AppendOptions, WriteResult } from '../transport/types.js';
 import { type DriveHttp, type HttpResponse, notUnauthorized } from './drive-http.js';
 import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
 import { type Digests, type SavedHashState, UploadHash } from './stream-hash.js';
+
+/** Every resumable PUT but the last is a multiple of this (Google's rule). */
+export const UPLOAD_GRANULE = 256 * 1024;
 
 /** The persisted state of one write handle (small, JSON, in the state store). */
 export interface UploadRecord {
@@ -59,6 +70,21 @@ export interface UploadRecord {
    * 'lost' (or absent, in older records): none does, the upload is verified by size and md5 only.
    */
   sha256?: 'live' | 'lost';
+  /**
+   * The most bytes one PUT carries, as configured when the handle was opened: a restart with
+   * another GDRIVE_CHUNK_SIZE carries on as begun. Absent in older records (the config's then).
+   */
+  chunkSize?: number;
+  /**
+   * An appendFile after `appended` failed and no later one succeeded: closing must not finish
+   * the file (it would be short), it aborts the upload instead.
+   */
+  appendFailed?: boolean;
+  /**
+   * Files of the same name that this upload replaces (openFileWrite over an existing name).
+   * They stay until the new file is verified at close, then they are deleted.
+   */
+  replaces?: string[];
   createdAt: number;
 }
 
@@ -68,17 +94,26 @@ export interface UploadEnv {
   pacer: Pacer;
   /** Base URL of Google's APIs, ending with '/'. */
   apiRoot: string;
-  /** Bytes per PUT, a multiple of 256 KiB; equals buffer.length. */
+  /** Most bytes per PUT, a multiple of 256 KiB (the record's, else the config's). */
   chunkSize: number;
-  /** Stalls (Drive persisting nothing of a chunk) tolerated before giving up. */
+  /** Stalls (Drive persisting nothing of a PUT) tolerated before giving up. */
   maxAttempts: number;
   dataDir: string;
   fd: string;
   log: Log;
-  /** The chunk buffer, `chunkSize` bytes, used only by this call. */
-  buffer: Buffer;
   /** Persists the record (the state store). */
   save(record: UploadRecord): Promise<void>;
+}
+
+/** How a call may trust the record it starts from. */
+export interface CallOptions extends AppendOptions {
+  /** The in-memory sha256 of the record's `appended` bytes (only copied here). */
+  liveSha256?: Hash;
+  /**
+   * The record was not left by a successful call of this process (a restart, a failed call):
+   * ask Drive for its offset before the first PUT.
+   */
+  askFirst?: boolean;
 }
 
 /** The file resource Drive answers a finished upload with (the fields asked at start). */
@@ -99,10 +134,22 @@ export interface AppendOutcome {
 type PutOutcome = { done: false; persisted: number } | { done: true; file: DriveFileResource };
 
 const UPLOAD_FIELDS = 'id,name,size,md5Checksum,sha256Checksum';
+/** Bytes read from the local file at a time. */
+const READ_BLOCK = 1024 * 1024;
+/** Read buffers of one call, reused in turn (UploadBytes.body says why that is safe). */
+const BODY_BLOCKS = 4;
 
 export function newUploadRecord(
-  input: { object: ObjectRef; path: string; parentId: string; name: string; driveId?: string },
+  input: {
+    object: ObjectRef;
+    path: string;
+    parentId: string;
+    name: string;
+    driveId?: string;
+    replaces?: string[];
+  },
   hashState: SavedHashState,
+  chunkSize: number,
   now: number,
 ): UploadRecord {
   const record: UploadRecord = {
@@ -116,9 +163,11 @@ export function newUploadRecord(
     appended: 0,
     hashState,
     sha256: 'live',
+    chunkSize,
     createdAt: now,
   };
   if (input.driveId !== undefined) record.driveId = input.driveId;
+  if (input.replaces !== undefined && input.replaces.length > 0) record.replaces = [...input.replaces];
   return record;
 }
 
@@ -129,159 +178,174 @@ export function failureContext(record: { object: ObjectRef; path: string }): Fai
 
 /**
  * Appends the whole of `localFile` to the upload. Returns the bytes appended and, when
- * `liveSha256` (the in-memory sha256 of the `start.appended` bytes, not advanced here) was given,
- * a new hasher that has also seen this call's bytes; the record is updated and saved. Memory:
- * `env.buffer` only (the local file is read straight into it).
+ * `options.liveSha256` was given, a new hasher that has also seen this call's bytes; the record
+ * is updated and saved. Memory: the kept tail and the read blocks of the PUT in flight.
  */
 export async function appendToUpload(
   env: UploadEnv,
   start: UploadRecord,
   localFile: string,
-  liveSha256?: Hash,
+  options: CallOptions = {},
 ): Promise<AppendOutcome> {
   const context = failureContext(start);
   const file = await openLocalFile(localFile);
+  let reader: UploadBytes | undefined;
   try {
     const size = file.size;
-    const hash = await UploadHash.create(start.hashState, liveSha256);
-    const buffer = env.buffer;
-    const chunk = env.chunkSize;
-
-    // The window [bufStart, bufStart + bufLen) of the upload sits in buffer[0, bufLen).
-    let bufStart = start.appended - start.tailLength;
-    let bufLen = start.tailLength;
-    await readTail(env.dataDir, env.fd, bufStart, bufLen, buffer);
-    // Bytes Drive already holds beyond the window (an earlier call was cut off after Drive got
-    // them): they are hashed as they arrive but not sent again.
-    let driveAhead = 0;
-    // buffer[0, hashed) went through the hashers already (the tail did, in an earlier call).
-    let hashed = bufLen;
+    const hash = await UploadHash.create(start.hashState, options.liveSha256);
+    // The upload's bytes [windowStart, end) during this call: the kept tail, then the piece.
+    const windowStart = start.appended - start.tailLength;
+    const end = start.appended + size;
+    const tail = await readTail(env.dataDir, env.fd, windowStart, start.tailLength);
+    const bytes = new UploadBytes(tail, windowStart, file.handle, start.appended, end, hash, localFile);
+    reader = bytes;
     let record: UploadRecord = { ...start };
-    let consumed = 0;
-    let stalls = 0;
 
-    while (consumed < size) {
-      if (bufLen === chunk) {
-        // Full, and more bytes follow: this cannot be the last chunk.
-        record = await ensureSession(env, record, context);
-        const sending = settle(putRange(env, context, record.sessionUri!, buffer, bufStart, null));
-        // Hash the chunk while it travels (the buffer is not touched until Drive answers).
-        await hashInSlices(hash, buffer.subarray(hashed, bufLen));
-        hashed = bufLen;
-        const outcome = unwrap(await sending);
-        if (outcome.done) throw unexpectedFinish(record);
-        const persisted = outcome.persisted;
-        if (persisted < bufStart) throw sessionLost(record, persisted, bufStart);
-        stalls = persisted === bufStart ? stalls + 1 : 0;
-        if (stalls >= env.maxAttempts) throw stalled(record, stalls);
-        const drop = Math.min(persisted - bufStart, bufLen);
-        buffer.copyWithin(0, drop, bufLen);
-        bufLen -= drop;
-        hashed = bufLen;
-        driveAhead = persisted - bufStart - drop;
-        bufStart = persisted;
-        if (persisted > record.offset) {
-          record = { ...record, offset: persisted };
-          await env.save(record);
-        }
-        continue;
-      }
-      const want = Math.min(chunk - bufLen, size - consumed);
-      const { bytesRead } = await file.handle.read(buffer, bufLen, want, consumed);
-      if (bytesRead === 0)
-        throw new GdriveBackupError('local_file_error', {
-          path: localFile,
-          reason: 'it became shorter while it was being read',
-        });
-      consumed += bytesRead;
-      bufLen += bytesRead;
-      if (driveAhead > 0) {
-        // Drive has these already: hash them, then leave them out of the window.
-        hash.update(buffer.subarray(hashed, bufLen));
-        const skip = Math.min(driveAhead, bytesRead);
-        buffer.copyWithin(bufLen - bytesRead, bufLen - bytesRead + skip, bufLen);
-        driveAhead -= skip;
-        bufLen -= skip;
-        hashed = bufLen;
+    // Asked: where Drive is, unless this process's own last call left the record.
+    let at = record.offset;
+    if (options.askFirst && record.sessionUri !== undefined) {
+      const status = await queryOffset(env, context, record.sessionUri);
+      if (status.done) throw unexpectedFinish(record);
+      at = status.persisted;
+    }
+    if (at < windowStart) throw sessionLost(record, at, windowStart);
+    if (at > record.offset) {
+      // Drive got more than we heard of (a call cut off before its answer): kept, so that the
+      // next call, which trusts the record, starts from there.
+      record = { ...record, offset: at };
+      await env.save(record);
+    }
+
+    // Sending: whole granules up to the last boundary before `end` (at least one byte stays).
+    const sendEnd = Math.max(windowStart, Math.floor((end - 1) / UPLOAD_GRANULE) * UPLOAD_GRANULE);
+    const progress = new Progress(start.appended, size, options.onProgress);
+    let stalls = 0;
+    while (at < sendEnd) {
+      record = await ensureSession(env, record, context);
+      // Bytes Drive holds already (an earlier call was cut off) are hashed, not sent.
+      await bytes.hashThrough(at);
+      const to = Math.min(sendEnd, at + env.chunkSize);
+      const outcome = await putRange(
+        env,
+        context,
+        record.sessionUri!,
+        (from) => bytes.body(from, to, progress),
+        at,
+        to,
+        null,
+      );
+      if (outcome.done) throw unexpectedFinish(record);
+      if (outcome.persisted < at) throw sessionLost(record, outcome.persisted, at);
+      stalls = outcome.persisted === at ? stalls + 1 : 0;
+      if (stalls >= env.maxAttempts) throw stalled(record, stalls);
+      at = outcome.persisted;
+      if (at > record.offset) {
+        record = { ...record, offset: at };
+        await env.save(record);
       }
     }
-    hash.update(buffer.subarray(hashed, bufLen));
 
-    const appended = start.appended + size;
-    // Drive may hold bytes beyond what we received only after a cut-off call; the tail then
-    // restarts at what we know, and Drive skips the overlap.
-    const tailStart = appended - bufLen;
-    if (bufLen > 0 && (tailStart !== start.appended - start.tailLength || bufLen !== start.tailLength))
-      await writeTail(env.dataDir, env.fd, tailStart, buffer.subarray(0, bufLen));
+    // Tail kept: what is left after Drive's offset, hashed on the way like every other byte.
+    const tailStart = Math.min(end, Math.max(at, sendEnd));
+    await bytes.hashThrough(tailStart);
+    const newTail = await bytes.collect(tailStart, end);
+    if (newTail.length > 0 && (tailStart !== windowStart || newTail.length !== start.tailLength))
+      await writeTail(env.dataDir, env.fd, tailStart, newTail);
     const sha256 = hash.liveSha256();
     record = {
       ...record,
-      tailLength: bufLen,
-      appended,
+      tailLength: newTail.length,
+      appended: end,
       hashState: hash.save(),
       sha256: sha256 === undefined ? 'lost' : 'live',
     };
+    delete record.appendFailed;
     await env.save(record);
-    await pruneTails(env.dataDir, env.fd, bufLen > 0 ? tailStart : null);
-    env.log.debug('upload: appended', { fd: env.fd, bytes: size, appended, offset: record.offset });
+    await pruneTails(env.dataDir, env.fd, newTail.length > 0 ? tailStart : null);
+    progress.done();
+    env.log.debug('upload: appended', { fd: env.fd, bytes: size, appended: end, offset: record.offset });
     return sha256 === undefined ? { bytes: size } : { bytes: size, sha256 };
   } finally {
+    await reader?.settled();
     await file.handle.close();
   }
 }
 
 /**
- * Sends the kept tail as the last chunk (the total named), and checks Drive's answer against our
- * size and hashes. A mismatch deletes the file on Drive and throws `verification_failed`.
- * `liveSha256` (the in-memory sha256 of all appended bytes, only copied here) is absent after a
- * restart: then size and md5 are checked and Drive's sha256 is reported.
+ * Finalising: sends the kept tail as the last PUT (the total named), and checks Drive's answer
+ * against our size and hashes. A mismatch deletes the file on Drive and throws
+ * `verification_failed`. Without `options.liveSha256` (a restart in between) size and md5 are
+ * checked and Drive's sha256 is reported. Once verified, the files it replaces are deleted.
  */
 export async function finishUpload(
   env: UploadEnv,
   start: UploadRecord,
-  liveSha256?: Hash,
+  options: CallOptions = {},
 ): Promise<WriteResult & { fileId?: string }> {
   const context = failureContext(start);
   const total = start.appended;
-  const ours = (await UploadHash.create(start.hashState, liveSha256)).digest();
+  const ours = (await UploadHash.create(start.hashState, options.liveSha256)).digest();
   const tailStart = total - start.tailLength;
-  await readTail(env.dataDir, env.fd, tailStart, start.tailLength, env.buffer);
+  const tail = await readTail(env.dataDir, env.fd, tailStart, start.tailLength);
+  const hadSession = start.sessionUri !== undefined;
   let record = await ensureSession(env, start, context);
 
-  let view = env.buffer.subarray(0, start.tailLength);
-  let from = tailStart;
+  let file: DriveFileResource | undefined;
+  let at = record.offset;
+  if (options.askFirst && hadSession) {
+    const status = await queryOffset(env, context, record.sessionUri!);
+    // A close cut off after Drive finished: its answer is what is verified.
+    if (status.done) file = status.file;
+    else at = status.persisted;
+    if (at > record.offset) {
+      record = { ...record, offset: at };
+      await env.save(record);
+    }
+  }
   let stalls = 0;
-  let file: DriveFileResource;
-  for (;;) {
-    const outcome = await putRange(env, context, record.sessionUri!, view, from, total);
+  while (file === undefined) {
+    if (at < tailStart) throw sessionLost(record, at, tailStart);
+    if (at > total) throw driveAheadOfTotal(record, at, total);
+    const from = at;
+    const outcome = await putRange(
+      env,
+      context,
+      record.sessionUri!,
+      () => tail.subarray(from - tailStart),
+      from,
+      total,
+      total,
+    );
     if (outcome.done) {
       file = outcome.file;
       break;
     }
-    const persisted = outcome.persisted;
-    if (persisted < from) throw sessionLost(record, persisted, from);
-    stalls = persisted === from ? stalls + 1 : 0;
+    if (outcome.persisted < at) throw sessionLost(record, outcome.persisted, at);
+    stalls = outcome.persisted === at ? stalls + 1 : 0;
     if (stalls >= env.maxAttempts) throw stalled(record, stalls);
-    view = view.subarray(Math.min(persisted - from, view.length));
-    from = persisted;
-    if (persisted > record.offset) {
-      record = { ...record, offset: persisted };
+    at = outcome.persisted;
+    if (at > record.offset) {
+      record = { ...record, offset: at };
       await env.save(record);
     }
   }
 
   // md5 (like sha256) is only "if available": an answer without it is re-read before anything goes.
   if (file.md5Checksum === undefined && file.id) file = await rereadFile(env, context, file.id);
+  // Verified, or removed.
   const failure = verificationError(file, total, ours, record.path);
   if (failure !== undefined) {
     env.log.warn('upload: verification failed, removing the file', {
       fd: env.fd,
       detail: failure.params.detail,
     });
-    if (file.id) await deleteDriveFile(env, context, file.id);
+    if (file.id) await deleteDriveFile(env, context, file.id, 'the unverified file');
     throw failure;
   }
   env.log.debug('upload: finished and verified', { fd: env.fd, bytes: total });
+  for (const old of record.replaces ?? []) {
+    if (old !== file.id) await deleteDriveFile(env, context, old, 'the replaced file');
+  }
   const fileId = file.id ? { fileId: file.id } : {};
   if (ours.sha256 !== undefined) return { size: total, md5: ours.md5, sha256: ours.sha256, ...fileId };
   env.log.info(
@@ -294,29 +358,233 @@ export async function finishUpload(
   return { size: total, md5: ours.md5, sha256: file.sha256Checksum?.toLowerCase() ?? '', ...fileId };
 }
 
-/** Slices small enough that the event loop keeps the socket busy between them. */
-const HASH_SLICE = 1024 * 1024;
-
-async function hashInSlices(hash: UploadHash, bytes: Buffer): Promise<void> {
-  for (let at = 0; at < bytes.length; at += HASH_SLICE) {
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    hash.update(bytes.subarray(at, Math.min(at + HASH_SLICE, bytes.length)));
+/**
+ * Removes what Drive holds of an upload that must not finish (a close after a failed append):
+ * the session is cancelled (DELETE on its URI, as Google documents for its resumable uploads in
+ * Cloud Storage: https://cloud.google.com/storage/docs/performing-resumable-uploads#cancel-upload;
+ * Drive's pages do not mention it, and an unfinished session makes no file and lapses after about
+ * a week anyway); a session that did finish (a close cut off after its last PUT) has its file
+ * deleted. Best effort: failures are logged; the files the upload would replace are kept.
+ */
+export async function abortUpload(env: UploadEnv, record: UploadRecord): Promise<void> {
+  const context = failureContext(record);
+  const sessionUri = record.sessionUri;
+  if (sessionUri === undefined) return;
+  try {
+    const status = await queryOffset(env, context, sessionUri);
+    if (status.done) {
+      if (status.file.id) await deleteDriveFile(env, context, status.file.id, 'the incomplete file');
+      return;
+    }
+    await env.pacer.run('upload.cancel', context, async () => {
+      const res = await env.http.request<string>({
+        url: sessionUri,
+        method: 'DELETE',
+        responseType: 'text',
+        validateStatus: notUnauthorized,
+        retry: false,
+      });
+      // 499 is Google's answer to a cancelled upload; 404/410: the session is gone already.
+      if (res.status >= 500 || res.status === 429) throw requestFailure(res);
+    });
+  } catch (error) {
+    if (isGdriveBackupErrorCode(error, 'upload_session_expired')) return;
+    env.log.warn('upload: could not cancel the upload session', {
+      fd: env.fd,
+      error: error instanceof Error ? error.message : String(error),
+    });
   }
 }
 
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** A promise that never rejects, so a failure while we are busy hashing is not "unhandled". */
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
+function isGdriveBackupErrorCode(error: unknown, code: string): boolean {
+  return error instanceof GdriveBackupError && error.code === code;
 }
 
-function unwrap<T>(settled: Settled<T>): T {
-  if (!settled.ok) throw settled.error;
-  return settled.value;
+/**
+ * The bytes of the upload one appendFile call deals with: the kept tail (in memory, hashed by an
+ * earlier call) then the local file, read in blocks. Every byte of the file goes through the
+ * hashers exactly once and in order, the first time it is read, whatever reads it (a request
+ * body, a resend after a short 308, the skip over bytes Drive holds, the new tail).
+ */
+class UploadBytes {
+  /** Upload offset up to which the hashers have seen the bytes. */
+  private hashedTo: number;
+  /** Reads of the local file, one after another (a destroyed body's last read included). */
+  private reading: Promise<unknown> = Promise.resolve();
+  /** Read buffers reused in turn; see body(). */
+  private readonly ring: Buffer[] = [];
+  private turn = 0;
+
+  constructor(
+    private readonly tail: Buffer,
+    private readonly tailStart: number,
+    private readonly file: FileHandle,
+    /** Upload offset of the local file's first byte (= the end of the tail). */
+    private readonly fileStart: number,
+    private readonly end: number,
+    private readonly hash: UploadHash,
+    readonly path: string,
+  ) {
+    this.hashedTo = fileStart;
+  }
+
+  /** Reads and hashes the bytes not hashed yet below `to` (Drive has them, or they are the tail). */
+  async hashThrough(to: number): Promise<void> {
+    while (this.hashedTo < Math.min(to, this.end)) await this.block(this.hashedTo, to, true);
+  }
+
+  /** [from, to) as one buffer of its own (the new tail: at most 256 KiB, or what Drive lacks). */
+  async collect(from: number, to: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for (let pos = from; pos < to; ) {
+      const block = await this.block(pos, to, false);
+      // Tail views and new buffers only: nothing here is a reused ring buffer.
+      parts.push(block);
+      pos += block.length;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  /**
+   * A request body streaming [from, to); reports each block handed to the request.
+   *
+   * The file is read into a ring of BODY_BLOCKS buffers, reused in turn: a fresh buffer per
+   * block cost about a third more CPU (page faults and GC of 1 MiB buffers). Reuse is safe
+   * because the body is piped (node-fetch pipes it into the request): the pipe takes the next
+   * block only after the socket drained the previous ones, the stream reads at most one block
+   * ahead (highWaterMark), and reads run one at a time, so at most three blocks are in use when
+   * a fourth is read; a request is over (answered, or its body destroyed) before the next one
+   * starts. Were that ever broken, Drive would get other bytes than were hashed, and the final
+   * check of its md5 would refuse the file (verification_failed), never store it as good.
+   */
+  body(from: number, to: number, progress: Progress): BodyStream {
+    const bytes = this;
+    let pos = from;
+    const stream: BodyStream = new BodyStream({
+      highWaterMark: READ_BLOCK,
+      read(): void {
+        if (pos >= to) {
+          this.push(null);
+          return;
+        }
+        bytes.block(pos, to, true).then(
+          (block) => {
+            pos += block.length;
+            progress.sent(pos);
+            this.push(block);
+          },
+          (error: unknown) => {
+            stream.localFailure = asLocalFileError(bytes.path, error);
+            this.destroy(stream.localFailure);
+          },
+        );
+      },
+    });
+    return stream;
+  }
+
+  /** Waits for the last read (before the local file is closed). */
+  async settled(): Promise<void> {
+    await this.reading.catch(() => undefined);
+  }
+
+  /**
+   * Up to READ_BLOCK bytes of [pos, to): a view of the tail, or a block of the file read into
+   * the next ring buffer (`reuse`) or a new one.
+   */
+  private block(pos: number, to: number, reuse: boolean): Promise<Buffer> {
+    if (pos < this.fileStart)
+      return Promise.resolve(
+        this.tail.subarray(pos - this.tailStart, Math.min(to, this.fileStart) - this.tailStart),
+      );
+    const read = this.reading.then(
+      () => this.readBlock(pos, to, reuse),
+      () => this.readBlock(pos, to, reuse),
+    );
+    this.reading = read.catch(() => undefined);
+    return read;
+  }
+
+  private async readBlock(pos: number, to: number, reuse: boolean): Promise<Buffer> {
+    const length = Math.min(to, this.end, pos + READ_BLOCK) - pos;
+    const block = (reuse ? this.nextRingBuffer() : Buffer.allocUnsafeSlow(length)).subarray(0, length);
+    let filled = 0;
+    while (filled < length) {
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await this.file.read(block, filled, length - filled, pos - this.fileStart + filled));
+      } catch (error) {
+        throw localFileError(this.path, error);
+      }
+      if (bytesRead === 0)
+        throw new GdriveBackupError('local_file_error', {
+          path: this.path,
+          reason: 'it became shorter while it was being read',
+        });
+      filled += bytesRead;
+    }
+    this.see(pos, block);
+    return block;
+  }
+
+  private nextRingBuffer(): Buffer {
+    if (this.ring.length < BODY_BLOCKS) {
+      const fresh = Buffer.allocUnsafeSlow(READ_BLOCK);
+      this.ring.push(fresh);
+      this.turn = this.ring.length;
+      return fresh;
+    }
+    return this.ring[this.turn++ % BODY_BLOCKS]!;
+  }
+
+  private see(pos: number, block: Buffer): void {
+    const blockEnd = pos + block.length;
+    if (blockEnd <= this.hashedTo) return;
+    if (pos > this.hashedTo)
+      throw new GdriveBackupError('internal', { detail: 'upload bytes were read out of order' });
+    this.hash.update(block.subarray(this.hashedTo - pos));
+    this.hashedTo = blockEnd;
+  }
+}
+
+/**
+ * A request body read from the local file. A read that fails there (the file shrank, EIO) ends
+ * the request as a network error would; `localFailure` keeps what really happened, so the
+ * caller reports it instead of retrying the request.
+ */
+class BodyStream extends Readable {
+  localFailure?: GdriveBackupError;
+}
+
+function asLocalFileError(path: string, error: unknown): GdriveBackupError {
+  return error instanceof GdriveBackupError ? error : localFileError(path, error);
+}
+
+/** The progress callback of one appendFile: bytes of its piece handed to Drive, never going back. */
+class Progress {
+  private reported = 0;
+
+  constructor(
+    private readonly fileStart: number,
+    private readonly size: number,
+    private readonly onProgress: ((bytesSentInThisCall: number) => void) | undefined,
+  ) {}
+
+  /** Bytes up to upload offset `position` went out. */
+  sent(position: number): void {
+    this.report(Math.min(this.size, position - this.fileStart));
+  }
+
+  /** The call succeeded: all of its piece is Drive's or kept. */
+  done(): void {
+    this.report(this.size);
+  }
+
+  private report(bytes: number): void {
+    if (this.onProgress === undefined || bytes <= this.reported) return;
+    this.reported = bytes;
+    this.onProgress(bytes);
+  }
 }
 
 /**
@@ -382,29 +650,46 @@ async function ensureSession(
 }
 
 /**
- * One PUT of `bytes` at upload offset `start` (`total` null while unknown), under the Pacer. A
- * retry first asks Drive for its offset; when Drive already has more than `start`, that is
- * returned without resending, and the caller realigns its window.
+ * One PUT of the upload's bytes [from, to) (`total` null while unknown; from === to with a total
+ * is the empty final PUT), under the Pacer. `body(start)` gives the request body from `start` to
+ * `to`, built anew for every attempt (a stream is spent once sent). A retry first asks Drive for
+ * its offset; when Drive holds more than `from`, that is returned without sending, and the
+ * caller continues from there: no range ever overlaps what Drive holds.
  */
 async function putRange(
   env: UploadEnv,
   context: FailureContext,
   sessionUri: string,
-  bytes: Buffer,
-  start: number,
+  body: (start: number) => Buffer | Readable,
+  from: number,
+  to: number,
   total: number | null,
 ): Promise<PutOutcome> {
   return env.pacer.run('upload.chunk', context, async (attempt) => {
     if (attempt > 1) {
-      const status = await send(env, context, sessionUri, 'bytes */*', undefined);
-      if (status.done || status.persisted !== start) return status;
+      const status = await send(env, context, sessionUri, 'bytes */*', undefined, 0);
+      if (status.done || status.persisted !== from) return status;
     }
-    const range =
-      bytes.length === 0
-        ? `bytes */${total}`
-        : `bytes ${start}-${start + bytes.length - 1}/${total === null ? '*' : total}`;
-    return send(env, context, sessionUri, range, bytes.length === 0 ? undefined : bytes);
+    if (from === to) return send(env, context, sessionUri, `bytes */${total}`, undefined, 0);
+    const range = `bytes ${from}-${to - 1}/${total === null ? '*' : total}`;
+    const data = body(from);
+    try {
+      return await send(env, context, sessionUri, range, data, to - from);
+    } catch (error) {
+      if (data instanceof BodyStream && data.localFailure !== undefined) throw data.localFailure;
+      throw error;
+    } finally {
+      // Drive may answer before reading the whole body: stop reading the local file then.
+      if (data instanceof Readable) data.destroy();
+    }
   });
+}
+
+/** Drive's offset for the session (the status query), under the Pacer. */
+async function queryOffset(env: UploadEnv, context: FailureContext, sessionUri: string): Promise<PutOutcome> {
+  return env.pacer.run('upload.status', context, () =>
+    send(env, context, sessionUri, 'bytes */*', undefined, 0),
+  );
 }
 
 async function send(
@@ -412,12 +697,14 @@ async function send(
   context: FailureContext,
   sessionUri: string,
   contentRange: string,
-  body: Buffer | undefined,
+  body: Buffer | Readable | undefined,
+  length: number,
 ): Promise<PutOutcome> {
   const res = await env.http.request<string>({
     url: sessionUri,
     method: 'PUT',
-    headers: { 'Content-Range': contentRange },
+    // A streamed body has no length of its own: without it the request would go chunked.
+    headers: { 'Content-Range': contentRange, 'Content-Length': String(length) },
     data: body,
     responseType: 'text',
     validateStatus: notUnauthorized,
@@ -475,7 +762,12 @@ async function rereadFile(
   });
 }
 
-async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: string): Promise<void> {
+async function deleteDriveFile(
+  env: UploadEnv,
+  context: FailureContext,
+  fileId: string,
+  what: string,
+): Promise<void> {
   const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true`;
   try {
     await env.pacer.run('files.delete', context, async () => {
@@ -489,8 +781,8 @@ async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: 
       if (res.status >= 300 && res.status !== 404) throw requestFailure(res);
     });
   } catch (error) {
-    // The admin still gets verification_failed; the stray copy is only logged.
-    env.log.error('upload: could not remove the unverified file', {
+    // The call's own outcome stands; the stray copy is only logged.
+    env.log.error(`upload: could not remove ${what}`, {
       fd: env.fd,
       error: error instanceof Error ? error.message : String(error),
     });
@@ -500,6 +792,14 @@ async function deleteDriveFile(env: UploadEnv, context: FailureContext, fileId: 
 function unexpectedFinish(record: UploadRecord): GdriveBackupError {
   return new GdriveBackupError('drive_error', {
     detail: `Drive finished the upload of "${record.path}" before its last chunk`,
+  });
+}
+
+function driveAheadOfTotal(record: UploadRecord, held: number, total: number): GdriveBackupError {
+  // Bytes of a cut-off call that was not repeated: the upload cannot end at its total.
+  return new GdriveBackupError('verification_failed', {
+    path: record.path,
+    detail: `Drive holds ${held} bytes of a file of ${total}`,
   });
 }
 

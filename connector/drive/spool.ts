@@ -1,10 +1,11 @@
 /**
  * The kept tail of an upload: bytes appended but not yet sent to Drive.
  *
- * Every resumable chunk but the last must be a multiple of 256 KiB, and Plesk appends pieces of
- * any size, so after each appendFile the unaligned remainder (less than one chunk, or exactly one
- * chunk held back so that the last request can carry the total) waits on disk for the next call,
- * not in memory: a restarted connector picks it up from here.
+ * Every resumable PUT but the last must be a multiple of 256 KiB, and Plesk appends pieces of
+ * any size, so after each appendFile the unaligned remainder (1 byte to 256 KiB: at least one
+ * byte is held back so that the last request can carry the total) waits on disk for the next
+ * call: a restarted connector picks it up from here. Records of older versions may name a tail
+ * of up to one chunk; it is read the same way.
  *
  * Layout: `<dataDir>/spool/<fd>/tail-<start>`, where <start> is the upload offset of the tail's
  * first byte. The name carries the offset so that a crash between writing a new tail and
@@ -41,15 +42,10 @@ export async function writeTail(
   await writeFileAtomic(tailFile(dataDir, fd, start), bytes);
 }
 
-/** Reads the `length` bytes of the tail starting at `start` into `into[0..length)`. */
-export async function readTail(
-  dataDir: string,
-  fd: string,
-  start: number,
-  length: number,
-  into: Buffer,
-): Promise<void> {
-  if (length === 0) return;
+/** The `length` bytes of the tail starting at `start`, in a buffer of their own. */
+export async function readTail(dataDir: string, fd: string, start: number, length: number): Promise<Buffer> {
+  const into = Buffer.alloc(length);
+  if (length === 0) return into;
   const file = tailFile(dataDir, fd, start);
   let handle: Awaited<ReturnType<typeof open>>;
   try {
@@ -72,6 +68,7 @@ export async function readTail(
   } finally {
     await handle.close();
   }
+  return into;
 }
 
 /** Removes tails of `fd` other than the one starting at `keepStart` (left by earlier calls). */

@@ -12,9 +12,16 @@
  * restart the handle goes on without it. Calls on one fd run one at a time; different fds run in
  * parallel. One process owns a data directory (data-dir lock), so in-process locking is enough.
  *
+ * A write handle's record is trusted as Drive's state only while this process's own last
+ * successful call left it (`synced`); otherwise (a restart, a failed call) the next call asks
+ * Drive where it is first. A failed appendFile marks the record: a closeWrite without a
+ * successful appendFile since then aborts the upload (a short file must never look complete),
+ * and so do final failures; then the handle and its tail are removed at once.
+ *
  * The data path of a backup byte: transfer-handles.appendFile -> resumable-upload.appendToUpload
- * (reads the local file into the chunk buffer, hashes it, PUTs full chunks) -> spool.writeTail
- * (the remainder) ... closeWrite -> resumable-upload.finishUpload (last chunk, verification).
+ * (streams the aligned part of the piece from the local file into one PUT, hashing each byte
+ * once) -> spool.writeTail (the unaligned remainder) ... closeWrite ->
+ * resumable-upload.finishUpload (last PUT, verification, replaced files deleted).
  */
 import { type Hash, randomBytes } from 'node:crypto';
 import type { Keyv } from 'keyv';
@@ -22,12 +29,14 @@ import type { Config } from '../config/config.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { HandleOperations, WriteResult } from '../transport/types.js';
+import type { AppendOptions, HandleOperations, WriteResult } from '../transport/types.js';
 import type { DriveHttp } from './drive-http.js';
 import { KeyedMutex, type RecentItems } from './folders.js';
 import { downloadSlice, openForWriting } from './ranged-download.js';
 import {
+  abortUpload,
   appendToUpload,
+  type CallOptions,
   failureContext,
   finishUpload,
   newUploadRecord,
@@ -58,6 +67,8 @@ export interface OpenWriteInput {
   parentId: string;
   name: string;
   driveId?: string;
+  /** Ids of files of this name the upload replaces: deleted once it is verified. */
+  replaces?: string[];
 }
 
 export interface OpenReadInput {
@@ -94,8 +105,8 @@ export const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
 const RECORD_PREFIX = 'transfer:';
 const INDEX_KEY = 'transfer-index';
 const FD_PATTERN = /^[rw]-[0-9a-f]{32}$/;
-/** Chunk buffers kept for reuse between calls (each is chunkSize bytes). */
-const SPARE_BUFFERS = 1;
+/** Failures after which nothing can finish a write handle: it is removed at once. */
+const FINAL_WRITE_FAILURES = new Set(['upload_session_expired', 'verification_failed', 'drive_full']);
 
 /** fd -> createdAt of every open handle. */
 type HandleIndex = Record<string, number>;
@@ -110,8 +121,9 @@ export class TransferHandles implements HandleOperations {
   /** Calls on one fd run one after another. */
   private readonly locks = new KeyedMutex();
   private readonly liveSha256 = new Map<string, LiveSha256>();
+  /** Write handles whose stored record was left by this process's own last successful call. */
+  private readonly synced = new Set<string>();
   private indexQueue: Promise<void> = Promise.resolve();
-  private readonly spare: Buffer[] = [];
   private readonly ready: Promise<void>;
 
   constructor(private readonly deps: TransferDeps) {
@@ -130,8 +142,9 @@ export class TransferHandles implements HandleOperations {
     await this.ready;
     const fd = `w-${randomBytes(16).toString('hex')}`;
     const hash = await UploadHash.create();
-    await this.register(fd, newUploadRecord(input, hash.save(), Date.now()));
+    await this.register(fd, newUploadRecord(input, hash.save(), this.deps.config.chunkSize, Date.now()));
     this.liveSha256.set(fd, { hash: UploadHash.freshSha256(), appended: 0 });
+    this.synced.add(fd);
     return fd;
   }
 
@@ -156,21 +169,24 @@ export class TransferHandles implements HandleOperations {
     return fd;
   }
 
-  async appendFile(fd: string, localFile: string): Promise<number> {
+  async appendFile(fd: string, localFile: string, options: AppendOptions = {}): Promise<number> {
     return this.locks.run(fd, async () => {
       const record = await this.load(fd, 'write');
+      const call = this.callOptions(fd, record);
+      if (options.onProgress !== undefined) call.onProgress = options.onProgress;
+      this.synced.delete(fd);
       try {
-        const live = this.liveSha256For(fd, record);
         const outcome = await this.withUploadEnv(fd, record, (env) =>
-          appendToUpload(env, record, localFile, live),
+          appendToUpload(env, record, localFile, call),
         );
         if (outcome.sha256 === undefined) this.liveSha256.delete(fd);
         else this.liveSha256.set(fd, { hash: outcome.sha256, appended: record.appended + outcome.bytes });
+        this.synced.add(fd);
         return outcome.bytes;
       } catch (error) {
         // The session is gone on Drive: nothing can finish this handle any more.
-        if (error instanceof GdriveBackupError && error.code === 'upload_session_expired')
-          await this.forget(fd);
+        if (isCode(error, 'upload_session_expired')) await this.forget(fd);
+        else await this.markAppendFailed(fd);
         // A local errno (reading the local file, or the spool) is the admin's to fix, not Google's.
         throw localFailure(error, localFile) ?? error;
       }
@@ -180,21 +196,23 @@ export class TransferHandles implements HandleOperations {
   async closeWrite(fd: string): Promise<WriteResult> {
     return this.locks.run(fd, async () => {
       const record = await this.load(fd, 'write');
+      if (record.appendFailed) return this.abortWrite(fd, record);
+      const call = this.callOptions(fd, record);
+      this.synced.delete(fd);
       try {
-        const live = this.liveSha256For(fd, record);
         const { fileId, ...result } = await this.withUploadEnv(fd, record, (env) =>
-          finishUpload(env, record, live),
+          finishUpload(env, record, call),
         );
         if (fileId) await this.deps.recent?.remember(record.parentId, record.name, fileId);
         await this.forget(fd);
         return result;
       } catch (error) {
-        // These leave nothing to resume; other failures keep the handle for another closeWrite.
-        if (
-          error instanceof GdriveBackupError &&
-          (error.code === 'upload_session_expired' || error.code === 'verification_failed')
-        )
+        // Final failures leave nothing to resume; others keep the handle for another closeWrite.
+        if (error instanceof GdriveBackupError && FINAL_WRITE_FAILURES.has(error.code)) {
+          if (error.code === 'drive_full')
+            await this.withUploadEnv(fd, record, (env) => abortUpload(env, record)).catch(() => undefined);
           await this.forget(fd);
+        }
         throw error;
       }
     });
@@ -290,6 +308,45 @@ export class TransferHandles implements HandleOperations {
     return stale.length;
   }
 
+  /** What a call on `record` may trust: the live sha256, and Drive's offset as recorded. */
+  private callOptions(fd: string, record: UploadRecord): CallOptions {
+    const options: CallOptions = { askFirst: !this.synced.has(fd) };
+    const live = this.liveSha256For(fd, record);
+    if (live !== undefined) options.liveSha256 = live;
+    return options;
+  }
+
+  /**
+   * A close after a failed append: the file would be short, so the upload is cancelled on
+   * Drive, the handle removed, and the caller told that the file was not stored. The files it
+   * would have replaced stay.
+   */
+  private async abortWrite(fd: string, record: UploadRecord): Promise<never> {
+    this.deps.log.warn('transfers: closing after a failed append; the upload is cancelled', { fd });
+    await this.withUploadEnv(fd, record, (env) => abortUpload(env, record)).catch((error: unknown) =>
+      this.deps.log.warn('transfers: could not cancel the upload', {
+        fd,
+        error: error instanceof Error ? error.message : String(error),
+      }),
+    );
+    await this.forget(fd);
+    throw new GdriveBackupError('upload_incomplete', { path: record.path });
+  }
+
+  /** Marks the stored record (which may hold a newer Drive offset than the caller's copy). */
+  private async markAppendFailed(fd: string): Promise<void> {
+    try {
+      const current = await this.deps.state.get<UploadRecord>(RECORD_PREFIX + fd);
+      if (current?.kind === 'write' && !current.appendFailed)
+        await this.deps.state.set(RECORD_PREFIX + fd, { ...current, appendFailed: true });
+    } catch (error) {
+      this.deps.log.warn('transfers: could not mark a failed append', {
+        fd,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
   /**
    * The in-memory sha256 of exactly the record's appended bytes, or undefined: none after a
    * restart, and none when the record is not the one the hasher was last advanced with.
@@ -307,37 +364,20 @@ export class TransferHandles implements HandleOperations {
     fn: (env: UploadEnv) => Promise<T>,
   ): Promise<T> {
     const http = await this.deps.httpFor(record.object);
-    const buffer = this.takeBuffer();
-    try {
-      return await fn({
-        http,
-        pacer: this.deps.pacer,
-        apiRoot: this.deps.config.apiRoot,
-        chunkSize: this.deps.config.chunkSize,
-        maxAttempts: this.deps.config.maxAttempts,
-        dataDir: this.deps.config.dataDir,
-        fd,
-        log: this.deps.log,
-        buffer,
-        save: async (next) => {
-          await this.deps.state.set(RECORD_PREFIX + fd, next);
-        },
-      });
-    } finally {
-      this.releaseBuffer(buffer);
-    }
-  }
-
-  private takeBuffer(): Buffer {
-    const size = this.deps.config.chunkSize;
-    const reused = this.spare.pop();
-    if (reused !== undefined && reused.length === size) return reused;
-    // Outside Node's small-buffer pool: one chunk is large and lives as long as the call.
-    return Buffer.allocUnsafeSlow(size);
-  }
-
-  private releaseBuffer(buffer: Buffer): void {
-    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buffer);
+    return fn({
+      http,
+      pacer: this.deps.pacer,
+      apiRoot: this.deps.config.apiRoot,
+      // The handle goes on as it was begun, whatever the setting is now.
+      chunkSize: record.chunkSize ?? this.deps.config.chunkSize,
+      maxAttempts: this.deps.config.maxAttempts,
+      dataDir: this.deps.config.dataDir,
+      fd,
+      log: this.deps.log,
+      save: async (next) => {
+        await this.deps.state.set(RECORD_PREFIX + fd, next);
+      },
+    });
   }
 
   /** Persists a new handle's record and lists it in the index. */
@@ -372,6 +412,7 @@ export class TransferHandles implements HandleOperations {
 
   private async forget(fd: string): Promise<void> {
     this.liveSha256.delete(fd);
+    this.synced.delete(fd);
     await this.deps.state.delete(RECORD_PREFIX + fd);
     await this.updateIndex((index) => {
       delete index[fd];
@@ -401,6 +442,10 @@ export function assertOffset(offset: number): void {
     throw new GdriveBackupError('bad_request', {
       detail: 'the offset must be a whole number of bytes, 0 or more',
     });
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return error instanceof GdriveBackupError && error.code === code;
 }
 
 /** An fd as it may appear in a message: anything odd is cut short. */

@@ -139,6 +139,12 @@ export const ERRORS = {
     retryable: false,
     message: 'The upload session of "{path}" expired on Google Drive: the file has to be written again.',
   },
+  upload_incomplete: {
+    status: 409,
+    retryable: false,
+    message:
+      'The backup file "{path}" was not stored on Google Drive: an earlier append of it failed and was not repeated, so the upload was cancelled: run the backup again.',
+  },
   verification_failed: {
     status: 502,
     retryable: true,

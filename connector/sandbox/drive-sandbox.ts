@@ -20,6 +20,7 @@
  *   PATCH  upload/drive/v3/files/{id}?uploadType=multipart|media|resumable   the same, new content for {id}
  *   PUT    upload/drive/v3/files[/{id}]?uploadType=resumable&upload_id=  upload.chunk / upload.status
  *          (POST too: Google's Go client and rclone send chunks as POST, backend/drive/upload.go)
+ *   DELETE upload/drive/v3/files?uploadType=resumable&upload_id=  upload.cancel
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -66,6 +67,7 @@ import {
   expireSession,
   putKind,
   type UploadTarget,
+  uploadCancel,
   uploadMedia,
   uploadMultipart,
   uploadPut,
@@ -297,6 +299,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const session = url.searchParams.has('upload_id');
       if (uploadType === 'resumable' && session && (method === 'PUT' || method === 'POST')) {
         return { kind: putKind(req.headers), handler: authed(uploadPut) };
+      }
+      if (method === 'DELETE' && uploadType === 'resumable' && url.searchParams.has('upload_id')) {
+        return { kind: 'upload.cancel', handler: authed(uploadCancel) };
       }
       const target: UploadTarget = upload[1]
         ? { kind: 'update', id: decodeURIComponent(upload[1]) }

@@ -91,6 +91,7 @@ export const REQUEST_KINDS = [
   'upload.start',
   'upload.chunk',
   'upload.status',
+  'upload.cancel',
   'drives.get',
 ] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];

@@ -12,6 +12,12 @@
  * name and kind, and openFileWrite replaces the files already there (a new file, as opening with
  * O_TRUNC would), so stat() right after a write sees the new file and its checksum. Look-ups go
  * through ObjectFolders, which also finds what Drive's lists do not show yet.
+ *
+ * A replaced file stays until the new one is verified: the handle's record keeps the old ids
+ * (in the state store, so a restart between open and close keeps them too) and closeWrite
+ * deletes them only after Drive's checksums matched. A resumable upload makes no file on Drive
+ * before its last PUT, so until then every read sees the old copy, and after a failed or aborted
+ * upload the old copy is all there is.
  */
 
 import type { Accounts } from '../auth/accounts.js';
@@ -186,20 +192,20 @@ export class ObjectTransport implements Transport {
     return this.withFreshCache(async () => {
       // Plesk calls createDir first, but a missing parent is made anyway.
       const parent = await this.deps.folders.resolveDir(await this.location(), names.slice(0, -1), true);
-      const api = await this.api();
       const existing = await this.deps.folders.findNamed(parent!.ref, name, shown);
       if (existing.some((item) => item.isFolder))
         throw new GdriveBackupError('is_a_directory', { path: shown });
-      for (const old of existing) {
-        this.deps.log.info('replacing an existing file', { object: this.name, path: shown });
-        await api.deleteItem(old.id, shown);
-        await this.deps.folders.forgetItem(old.id);
-      }
+      if (existing.length > 0)
+        this.deps.log.info('replacing an existing file once the new one is verified', {
+          object: this.name,
+          path: shown,
+        });
       return this.deps.engine.openWrite({
         object: this.object,
         path: shown,
         name,
         ...folderInput(parent!.ref),
+        ...(existing.length > 0 ? { replaces: existing.map((item) => item.id) } : {}),
       });
     });
   }

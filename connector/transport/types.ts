@@ -61,10 +61,20 @@ export interface Transport {
   openFileRead(path: string, offset: number): Promise<string>;
 }
 
+/** Options of one appendFile call. */
+export interface AppendOptions {
+  /**
+   * Called as the piece's bytes go out to Drive (about every MiB, not only per piece) with the
+   * bytes of this call sent so far; never decreasing; the last call carries the piece's size.
+   * Runs on the upload's path: keep it cheap.
+   */
+  onProgress?: (bytesSentInThisCall: number) => void;
+}
+
 /** Operations on open handles; handles are global to the connector, not to an object. */
 export interface HandleOperations {
   /** Appends the whole content of localFile; returns the bytes appended. */
-  appendFile(fd: string, localFile: string): Promise<number>;
+  appendFile(fd: string, localFile: string, options?: AppendOptions): Promise<number>;
   /** Finishes the upload and verifies it against Drive's checksums. */
   closeWrite(fd: string): Promise<WriteResult>;
   /** Writes the next `size` bytes (all remaining when null) into localFile; returns bytes written. */

@@ -41,13 +41,13 @@ it('bench --size-mib 8 --quick --json FILE exits 0 and writes every figure', asy
   expect(result.chunkSweep.map((row: { chunkMib: number }) => row.chunkMib)).toEqual([8, 16, 32]);
   expect(result.memory.runs.map((row: { sizeMib: number }) => row.sizeMib)).toEqual([2, 8]);
   for (const row of result.memory.runs) expect(row.peakRssMib).toBeGreaterThanOrEqual(row.idleRssMib - 1);
-  // 2.5 MiB in 1 MiB chunks: upload.start + 3 PUTs, whatever the machine's speed.
-  expect(result.requests).toMatchObject({ chunks: 3, expected: 4, actual: 4 });
+  // 2.5 MiB in 2 MiB pieces: upload.start + one PUT per piece + the last, whatever the machine's speed.
+  expect(result.requests).toMatchObject({ pieces: 2, expected: 4, actual: 4 });
   expect(result.verdicts).toHaveLength(8);
   for (const verdict of result.verdicts) expect(typeof verdict.ok).toBe('boolean');
 
   expect(stdout).toMatch(/^Verdicts$/m);
-  expect(stdout).toMatch(/^ {2}(ok {10}|BELOW TARGET) {2}upload requests per file = chunks \+ 1/m);
+  expect(stdout).toMatch(/^ {2}(ok {10}|BELOW TARGET) {2}upload requests per file = pieces \+ 2/m);
   // Test data, service data dirs and read pieces are all gone.
   expect(await readdir(privateTmp)).toEqual([]);
 }, 30_000);

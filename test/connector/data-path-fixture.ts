@@ -1,6 +1,6 @@
 // Shared set-up of the data-path tests: a real sandbox, a temp data dir, a JSON-file state
-// store, an OAuth2Client-backed DriveHttp (tokens refreshed by google-auth-library, 401 answered
-// by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
+// store, an OAuth2Client-backed AuthorizedHttp (tokens refreshed by google-auth-library, 401
+// answered by a refresh and one retry) and a TransferHandles over them. `restart()` builds a new
 // TransferHandles over a new state store opened on the same file, as a restarted connector would.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { OAuth2Client } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
+import { AuthorizedHttp } from '../../connector/drive/authorized-http.js';
 import type { DriveHttp } from '../../connector/drive/drive-http.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
@@ -34,8 +35,8 @@ export interface DataPathEnv {
   object: ObjectRef;
   /** A folder made for the test in My Drive. */
   folderId: string;
-  /** New state store on the same file and a new TransferHandles, as after a restart. */
-  restart(): Promise<TransferHandles>;
+  /** New state store on the same file and a new TransferHandles, as after a restart (with `config` changed). */
+  restart(config?: ConfigOverrides): Promise<TransferHandles>;
   close(): Promise<void>;
 }
 
@@ -51,11 +52,13 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
   const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-data-path-'));
   const workDir = join(dataDir, 'work');
   await mkdir(workDir);
-  const config = loadConfig({
-    env: { ...sandbox.env, GDRIVE_BACKUP_DATA_DIR: dataDir },
-    flags: { retryBaseMs: 5, chunkSize: 256 * KIB, ...options.config },
-    readFile: false,
-  });
+  const configWith = (overrides: ConfigOverrides = {}): Config =>
+    loadConfig({
+      env: { ...sandbox.env, GDRIVE_BACKUP_DATA_DIR: dataDir },
+      flags: { retryBaseMs: 5, chunkSize: 256 * KIB, ...options.config, ...overrides },
+      readFile: false,
+    });
+  let config = configWith();
   const client = new OAuth2Client({
     clientId: sandbox.env.GDRIVE_CLIENT_ID,
     clientSecret: sandbox.env.GDRIVE_CLIENT_SECRET,
@@ -68,7 +71,9 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
     forceRefreshOnFailure: true,
   });
   client.setCredentials({ refresh_token: sandbox.issueRefreshToken() });
-  const http: DriveHttp = { request: (o) => client.request(o) };
+  // As the connector's own: a 401 on a streamed body (spent, so the auth client cannot resend
+  // it) renews the token and hands the request back to the pacer to build again.
+  const http: DriveHttp = new AuthorizedHttp(client, 'server');
   const pacer = new Pacer({ maxAttempts: config.maxAttempts, baseMs: config.retryBaseMs });
   const stateFile = join(dataDir, 'state.json');
   const openState = (): Keyv => new Keyv({ store: new JsonFileStore(stateFile), namespace: 'state' });
@@ -91,10 +96,14 @@ export async function startDataPath(options: DataPathOptions = {}): Promise<Data
     http,
     object,
     folderId: folder.data.id,
-    async restart() {
+    async restart(overrides) {
       await state.disconnect();
       state = openState();
       env.state = state;
+      if (overrides) {
+        config = configWith(overrides);
+        env.config = config;
+      }
       env.handles = new TransferHandles(deps());
       return env.handles;
     },
@@ -226,7 +235,7 @@ export async function startChildSandbox(): Promise<ChildSandbox> {
     client.setCredentials(tokens);
     return {
       env,
-      http: { request: (o) => client.request(o) },
+      http: new AuthorizedHttp(client, 'server'),
       async close() {
         child.kill('SIGTERM');
         await exited;

@@ -1,6 +1,7 @@
-// Drive requests the data path spends, counted by the sandbox: N files of c chunks into an
-// existing folder cost N x (c + 1) upload requests (one session start, one PUT per chunk), with
-// nothing else; reads cost one GET per range.
+// Drive requests the data path spends, counted by the sandbox: a file of p appendFile pieces
+// costs one session start and p + 1 PUTs (one per piece, the last with the tail), whatever the
+// piece sizes, while the chunk size is above them; a piece bigger than the chunk size goes in
+// several PUTs of at most that. Nothing else; reads cost one GET per range.
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RequestKind } from '../../connector/sandbox/drive-sandbox.js';
@@ -59,6 +60,23 @@ describe('request counts', () => {
       expect(nonZero(env.sandbox.counters())).toEqual({ 'upload.start': files, 'upload.chunk': files * c });
     });
   }
+
+  it('pieces of any size under the chunk size cost one PUT each, plus the last', async () => {
+    await env.restart({ chunkSize: 64 * CHUNK });
+    const pieces = [3 * CHUNK + 5, 7 * CHUNK - 1, 10 * CHUNK, 2 * CHUNK + 77];
+    const total = pieces.reduce((a, b) => a + b);
+    await upload(env, 'count-pieces.bin', cut(bytesOf(total, 9), pieces));
+    expect(nonZero(env.sandbox.counters())).toEqual({
+      'upload.start': 1,
+      'upload.chunk': pieces.length + 1,
+    });
+    env.sandbox.resetCounters();
+    // A piece of 5 chunk sizes and a bit goes in 5 PUTs of the chunk size (its last bytes wait).
+    await env.restart({ chunkSize: 2 * CHUNK });
+    await upload(env, 'count-big-piece.bin', [bytesOf(10 * CHUNK + 3, 10)]);
+    expect(nonZero(env.sandbox.counters())).toEqual({ 'upload.start': 1, 'upload.chunk': 5 + 1 });
+    await env.restart({ chunkSize: CHUNK });
+  });
 
   it('an empty file costs a session start and one PUT', async () => {
     await upload(env, 'count-empty.bin', []);

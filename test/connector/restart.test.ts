@@ -7,7 +7,8 @@ import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { UploadRecord } from '../../connector/drive/resumable-upload.js';
-import { spoolDir } from '../../connector/drive/spool.js';
+import { spoolDir, writeTail } from '../../connector/drive/spool.js';
+import { UploadHash } from '../../connector/drive/stream-hash.js';
 import type { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { recordingLog } from '../helpers/test-env.js';
 import {
@@ -39,7 +40,11 @@ describe('restart', () => {
    * Runs `call` as if the process died after it sent its chunks but before it kept its record:
    * the record and the kept tail of before the call come back, Drive keeps what it got.
    */
-  async function cutOff(fd: string, call: () => Promise<unknown>): Promise<void> {
+  async function cutOff(
+    fd: string,
+    call: () => Promise<unknown>,
+    { offsetKept = true }: { offsetKept?: boolean } = {},
+  ): Promise<void> {
     const before = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
     const dir = spoolDir(env.dataDir, fd);
     const tails = new Map<string, Buffer>();
@@ -49,7 +54,11 @@ describe('restart', () => {
     expect(after.offset).toBeGreaterThan(before.appended - before.tailLength);
     await mkdir(dir, { recursive: true });
     for (const [name, bytes] of tails) await writeFile(join(dir, name), bytes, { mode: 0o600 });
-    await env.state.set(`transfer:${fd}`, { ...before, sessionUri: after.sessionUri, offset: after.offset });
+    await env.state.set(`transfer:${fd}`, {
+      ...before,
+      sessionUri: after.sessionUri,
+      offset: offsetKept ? after.offset : before.offset,
+    });
   }
 
   const open = (name: string) => openWrite(env, name);
@@ -154,8 +163,28 @@ describe('restart', () => {
     await handles.appendFile(fd, second);
     expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
     expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'cut-off.bin').id))).toBe(sha256(bytes));
-    // One PUT of the first window (Drive answers with its offset, further on), the last chunk.
-    expect(env.sandbox.counters()['upload.chunk']).toBe(2);
+    // The restarted call asks Drive first, finds all of its aligned part there (hashed from the
+    // local file, not sent again), and only the last PUT goes: no range overlaps Drive's bytes.
+    expect(env.sandbox.counters()['upload.status']).toBe(1);
+    expect(env.sandbox.counters()['upload.chunk']).toBe(1);
+  });
+
+  it('a call cut off before Drive could answer it, repeated after the restart, keeps what Drive said', async () => {
+    const bytes = bytesOf(6 * CHUNK + 999, 19);
+    const first = CHUNK + 100;
+    const fd = await open('unanswered.bin');
+    await env.handles.appendFile(fd, await localFile(env, 'u1', bytes.subarray(0, first)));
+    const second = await localFile(env, 'u2', bytes.subarray(first, 4 * CHUNK + 5));
+    // Drive persisted the call's PUTs, but the record never heard of them.
+    await cutOff(fd, () => env.handles.appendFile(fd, second), { offsetKept: false });
+    const handles = await env.restart();
+    await handles.appendFile(fd, second);
+    // The next call trusts the record this process left: it must hold Drive's offset.
+    await handles.appendFile(fd, await localFile(env, 'u3', bytes.subarray(4 * CHUNK + 5)));
+    expect((await handles.closeWrite(fd)).md5).toBe(md5(bytes));
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'unanswered.bin').id))).toBe(
+      sha256(bytes),
+    );
   });
 
   it('a cut-off call followed by different bytes fails verification instead of storing a wrong file', async () => {
@@ -183,6 +212,30 @@ describe('restart', () => {
     await handles.appendFile(fd, o2);
     await handles.appendFile(fd, await localFile(env, 'o3', bytes.subarray(CHUNK + 600)));
     expect((await handles.closeWrite(fd)).sha256).toBe(sha256(bytes));
+  });
+
+  it('carries on a record of an older version: no chunk size, a tail larger than 256 KiB', async () => {
+    const bytes = bytesOf(5 * CHUNK + 123, 20);
+    const kept = 3 * CHUNK + 7;
+    const fd = await open('older-record.bin');
+    // What a version that buffered a whole 1 MiB chunk left: everything still in its tail.
+    const hash = await UploadHash.create();
+    hash.update(bytes.subarray(0, kept));
+    await writeTail(env.dataDir, fd, 0, bytes.subarray(0, kept));
+    const { chunkSize: _, ...record } = (await env.state.get<UploadRecord>(`transfer:${fd}`))!;
+    await env.state.set(`transfer:${fd}`, {
+      ...record,
+      appended: kept,
+      tailLength: kept,
+      hashState: hash.save(),
+      sha256: 'lost',
+    });
+    const handles = await env.restart();
+    await handles.appendFile(fd, await localFile(env, 'older-2', bytes.subarray(kept)));
+    expect(await handles.closeWrite(fd)).toMatchObject({ size: bytes.length, md5: md5(bytes) });
+    expect(await sha256File(env.sandbox.contentPath(itemNamed(env, 'older-record.bin').id))).toBe(
+      sha256(bytes),
+    );
   });
 
   it('resumes a whole-file read after a restart and still verifies its md5', async () => {

@@ -173,7 +173,7 @@ describe('resumable upload', () => {
     expect(raw !== 'aborted' && raw.status).toBe(411);
   });
 
-  it('a gap is 400; an overlap is accepted and the persisted bytes are skipped', async () => {
+  it('a gap is 400, and so is an overlap (Google specifies none); nothing of either is kept', async () => {
     const data = pattern(KIB256 * 3, 3);
     const session = await startUpload(h, { name: 'overlap', parents: [folder] }, '&fields=id,sha256Checksum');
     expect((await putChunk(h, session, `bytes 0-${KIB256 - 1}/*`, data.subarray(0, KIB256))).status).toBe(
@@ -186,10 +186,18 @@ describe('resumable upload', () => {
       data.subarray(2 * KIB256),
     );
     expect(gap.status).toBe(400);
-    // Resend from 0 (overlapping the first 256 KiB), two chunks' worth, then the rest.
+    // Resend from 0, overlapping the first 256 KiB: refused, and the persisted range is unchanged.
     const overlap = await putChunk(h, session, `bytes 0-${2 * KIB256 - 1}/*`, data.subarray(0, 2 * KIB256));
-    expect(overlap.status).toBe(308);
-    expect(overlap.headers.get('range')).toBe(`bytes=0-${2 * KIB256 - 1}`);
+    expect(overlap.status).toBe(400);
+    expect(await overlap.text()).toContain('send from byte 262144');
+    expect((await status(h, session)).headers.get('range')).toBe(`bytes=0-${KIB256 - 1}`);
+    const second = await putChunk(
+      h,
+      session,
+      `bytes ${KIB256}-${2 * KIB256 - 1}/*`,
+      data.subarray(KIB256, 2 * KIB256),
+    );
+    expect(second.status).toBe(308);
     const last = await putChunk(
       h,
       session,
@@ -198,6 +206,17 @@ describe('resumable upload', () => {
     );
     expect(last.status).toBe(200);
     expect(((await last.json()) as { sha256Checksum: string }).sha256Checksum).toBe(sha256(data));
+  });
+
+  it('DELETE on the session URI cancels the upload (499): no file, and the session is gone', async () => {
+    const session = await startUpload(h, { name: 'cancelled', parents: [folder] });
+    expect((await putChunk(h, session, `bytes 0-${KIB256 - 1}/*`, pattern(KIB256))).status).toBe(308);
+    const cancel = await fetch(session, { method: 'DELETE', headers: bearer(h.token) });
+    expect(cancel.status).toBe(499);
+    expect(h.sandbox.counters()['upload.cancel']).toBeGreaterThan(0);
+    expect((await status(h, session)).status).toBe(404);
+    expect((await fetch(session, { method: 'DELETE', headers: bearer(h.token) })).status).toBe(404);
+    expect(h.sandbox.items().filter((i) => i.name === 'cancelled')).toEqual([]);
   });
 
   it('a total that disagrees with X-Upload-Content-Length, an earlier total, or the bytes received is 400', async () => {

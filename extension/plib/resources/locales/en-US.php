@@ -87,6 +87,7 @@ $messages = [
     'error.rate_limited' => 'Google Drive kept asking to slow down after %%attempts%% attempts: the operation can be tried again in a few minutes.',
     'error.permission_denied' => 'Google Drive denied access to "%%path%%": check that the connected account may write to the backup folder.',
     'error.upload_session_expired' => 'The upload session of "%%path%%" expired on Google Drive: the file has to be written again.',
+    'error.upload_incomplete' => 'The backup file "%%path%%" was not stored on Google Drive: an earlier append of it failed and was not repeated, so the upload was cancelled: run the backup again.',
     'error.verification_failed' => 'The copy of "%%path%%" on Google Drive does not match what was sent (%%detail%%); it was removed: run the backup again.',
     'error.read_verification_failed' => 'The data read from "%%path%%" on Google Drive does not match its checksum (%%detail%%): run the restore again.',
     'error.drive_unavailable' => 'Google Drive did not answer properly after %%attempts%% attempts (%%detail%%): try again later.',
