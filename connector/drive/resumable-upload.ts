@@ -39,7 +39,7 @@ import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { AppendOptions, WriteResult } from '../transport/types.js';
 import { type DriveHttp, type HttpResponse, notUnauthorized } from './drive-http.js';
-import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
+import { DriveRequestError, driveReason, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
 import { type Digests, type SavedHashState, UploadHash } from './stream-hash.js';
 
@@ -769,17 +769,26 @@ async function deleteDriveFile(
   what: string,
 ): Promise<void> {
   const url = `${env.apiRoot}drive/v3/files/${encodeURIComponent(fileId)}?supportsAllDrives=true`;
-  try {
-    await env.pacer.run('files.delete', context, async () => {
+  const send = (label: string, method: 'DELETE' | 'PATCH', data?: string) =>
+    env.pacer.run(label, context, async () => {
       const res = await env.http.request<string>({
         url,
-        method: 'DELETE',
+        method,
         responseType: 'text',
         validateStatus: notUnauthorized,
         retry: false,
+        ...(data === undefined ? {} : { data, headers: { 'content-type': 'application/json' } }),
       });
       if (res.status >= 300 && res.status !== 404) throw requestFailure(res);
     });
+  try {
+    try {
+      await send('files.delete', 'DELETE');
+    } catch (error) {
+      // A shared drive's content manager may only trash (as DriveApi.deleteItem does).
+      if (driveReason(error) !== 'insufficientFilePermissions') throw error;
+      await send('files.update', 'PATCH', JSON.stringify({ trashed: true }));
+    }
   } catch (error) {
     // The call's own outcome stands; the stray copy is only logged.
     env.log.error(`upload: could not remove ${what}`, {
