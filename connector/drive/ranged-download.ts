@@ -8,11 +8,11 @@
  * sockets hand over. Each range retries through the Pacer; a connection lost mid-body resumes
  * from the bytes already written instead of starting the range again.
  */
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { type DriveHttp, notUnauthorized } from './drive-http.js';
-import { localFileError } from './resumable-upload.js';
+import { localFileError } from './local-files.js';
 import {
   DriveRequestError,
   type FailureContext,
@@ -39,9 +39,15 @@ export interface SliceRequest {
   start: number;
   /** One past the last byte; start <= end <= file size. */
   end: number;
-  /** Created or truncated (mode 0600); byte `start` lands at local offset 0. */
+  /** Opened for reading and writing (local-files.ts); byte `start` lands at offset 0. */
+  target: FileHandle;
+  /** The target's path, for messages. */
   localFile: string;
   context: FailureContext;
+  /** Stops the slice early (a discarded read-ahead); it then rejects. */
+  signal?: AbortSignal;
+  /** Called with the length of every piece written, in the order pieces land (not file order). */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface SliceResult {
@@ -59,13 +65,19 @@ export async function downloadSlice(
   slice: SliceRequest,
   inOrder?: (bytes: Uint8Array) => void,
 ): Promise<SliceResult> {
-  const handle = await openForWriting(slice.localFile);
-  const state = {
+  const handle = slice.target;
+  const state: SliceState = {
     acknowledgeAbuse: false,
     requests: 0,
     failed: undefined as unknown,
     stop: new AbortController(),
   };
+  const onAbort = () => {
+    if (state.failed === undefined) state.failed = stopped();
+    state.stop.abort();
+  };
+  if (slice.signal?.aborted) onAbort();
+  slice.signal?.addEventListener('abort', onAbort);
   try {
     const ranges: Array<[number, number]> = [];
     for (let a = slice.start; a < slice.end; a += env.rangeSize)
@@ -76,7 +88,7 @@ export async function downloadSlice(
     const feed = async (): Promise<void> => {
       while (inOrder && fedRanges < ranges.length && complete[fedRanges]) {
         const [a, b] = ranges[fedRanges]!;
-        await readBack(handle, a - slice.start, b - a, inOrder);
+        await readBack(handle, slice.localFile, a - slice.start, b - a, inOrder);
         fedRanges++;
       }
     };
@@ -104,28 +116,32 @@ export async function downloadSlice(
     if (state.failed !== undefined) throw state.failed;
     return { requests: state.requests };
   } finally {
-    await handle.close();
+    slice.signal?.removeEventListener('abort', onAbort);
   }
 }
 
 /** Hands `length` bytes of the local file from `at` to `sink`, 1 MiB at a time. */
 async function readBack(
   handle: FileHandle,
+  path: string,
   at: number,
   length: number,
   sink: (bytes: Uint8Array) => void,
 ): Promise<void> {
   const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
   for (let done = 0; done < length; ) {
-    const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - done), at + done);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - done), at + done));
+    } catch (error) {
+      throw localFileError(path, error);
+    }
     if (bytesRead === 0)
       throw new GdriveBackupError('internal', { detail: 'the local file shrank while being written' });
     sink(piece.subarray(0, bytesRead));
     done += bytesRead;
   }
 }
-
-type FileHandle = Awaited<ReturnType<typeof open>>;
 
 interface SliceState {
   acknowledgeAbuse: boolean;
@@ -188,7 +204,7 @@ async function getInto(
     });
     if (res.status === 206 || (res.status === 200 && from === 0)) {
       if (res.status === 206) checkContentRange(res.headers.get('content-range'), from);
-      return await writeBody(res.data, handle, slice.start, cursor, b);
+      return await writeBody(res.data, handle, slice, cursor, b);
     }
     if (res.status >= 200 && res.status < 300) {
       // A success that is not the asked range (e.g. a 200 with the whole file): stop it.
@@ -220,7 +236,7 @@ function checkContentRange(header: string | null, from: number): void {
 async function writeBody(
   body: AsyncIterable<Uint8Array>,
   handle: FileHandle,
-  sliceStart: number,
+  slice: SliceRequest,
   cursor: { at: number },
   b: number,
 ): Promise<void> {
@@ -232,11 +248,17 @@ async function writeBody(
       const piece = value.length > b - cursor.at ? value.subarray(0, b - cursor.at) : value;
       let written = 0;
       while (written < piece.length) {
-        const at = cursor.at - sliceStart + written;
-        const { bytesWritten } = await handle.write(piece, written, piece.length - written, at);
-        written += bytesWritten;
+        const at = cursor.at - slice.start + written;
+        try {
+          const { bytesWritten } = await handle.write(piece, written, piece.length - written, at);
+          written += bytesWritten;
+        } catch (error) {
+          // The disk, not Drive: final, with the path and the cause.
+          throw localFileError(slice.localFile, error);
+        }
       }
       cursor.at += piece.length;
+      slice.onBytes?.(piece.length);
     }
   } finally {
     // Stops the transfer when we have what we asked for (a 200 carries the whole file).
@@ -262,19 +284,6 @@ async function readSmall(body: unknown): Promise<string> {
     length += piece.length;
   }
   return Buffer.concat(pieces).toString('utf8');
-}
-
-/** Creates or truncates `path` (mode 0600) for writing; a failure is local_file_error. */
-export async function openForWriting(path: string): Promise<FileHandle> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'w+', 0o600);
-  } catch (error) {
-    throw localFileError(path, error);
-  }
-  // An existing file keeps its mode on truncation; backups are private, so narrow it.
-  await handle.chmod(0o600).catch(() => undefined);
-  return handle;
 }
 
 function stopped(): GdriveBackupError {

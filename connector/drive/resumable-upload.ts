@@ -25,12 +25,12 @@
  *    call succeeded, so it covers exactly the bytes the persisted md5 state does.
  */
 import type { Hash } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { WriteResult } from '../transport/types.js';
 import { type DriveHttp, type HttpResponse, notUnauthorized } from './drive-http.js';
+import { type LocalFileOptions, openLocalForAppend } from './local-files.js';
 import { DriveRequestError, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
 import { type Digests, type SavedHashState, UploadHash } from './stream-hash.js';
@@ -79,6 +79,8 @@ export interface UploadEnv {
   buffer: Buffer;
   /** Persists the record (the state store). */
   save(record: UploadRecord): Promise<void>;
+  /** Where the appended local file may be (local-files.ts); absent: anywhere. */
+  localFiles?: LocalFileOptions;
 }
 
 /** The file resource Drive answers a finished upload with (the fields asked at start). */
@@ -140,7 +142,7 @@ export async function appendToUpload(
   liveSha256?: Hash,
 ): Promise<AppendOutcome> {
   const context = failureContext(start);
-  const file = await openLocalFile(localFile);
+  const file = await openLocalForAppend(localFile, env.localFiles);
   try {
     const size = file.size;
     const hash = await UploadHash.create(start.hashState, liveSha256);
@@ -494,44 +496,4 @@ function stalled(record: UploadRecord, stalls: number): GdriveBackupError {
     attempts: stalls,
     detail: 'Drive persisted none of the chunk',
   });
-}
-
-interface LocalFile {
-  handle: Awaited<ReturnType<typeof open>>;
-  size: number;
-}
-
-async function openLocalFile(path: string): Promise<LocalFile> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw localFileError(path, error);
-  }
-  try {
-    const info = await handle.stat();
-    if (info.isDirectory())
-      throw new GdriveBackupError('local_file_error', { path, reason: 'it is a directory' });
-    if (!info.isFile())
-      throw new GdriveBackupError('local_file_error', { path, reason: 'it is not a regular file' });
-    return { handle, size: info.size };
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-}
-
-export function localFileError(path: string, error: unknown): GdriveBackupError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const reason =
-    code === 'ENOENT'
-      ? 'it does not exist'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'ENOTDIR'
-            ? 'a parent of it is not a directory'
-            : `${code ?? 'error'}`;
-  return new GdriveBackupError('local_file_error', { path, reason }, { cause: error });
 }

@@ -60,14 +60,25 @@ export interface Transport {
   openFileRead(path: string, offset: number): Promise<string>;
 }
 
+/** Where the local file of an appendFile/readFile may be (the service passes the exchange dirs). */
+export interface AppendOptions {
+  /** The file's directory must really be inside one of these; absent: anywhere. */
+  allowedDirs?: readonly string[];
+}
+
+export interface ReadOptions extends AppendOptions {
+  /** Bytes of this call written into localFile so far (cumulative), called as they arrive. */
+  onProgress?: (bytesInThisCall: number) => void;
+}
+
 /** Operations on open handles; handles are global to the connector, not to an object. */
 export interface HandleOperations {
   /** Appends the whole content of localFile; returns the bytes appended. */
-  appendFile(fd: string, localFile: string): Promise<number>;
+  appendFile(fd: string, localFile: string, options?: AppendOptions): Promise<number>;
   /** Finishes the upload and verifies it against Drive's checksums. */
   closeWrite(fd: string): Promise<WriteResult>;
   /** Writes the next `size` bytes (all remaining when null) into localFile; returns bytes written. */
-  readFile(fd: string, localFile: string, size: number | null): Promise<number>;
+  readFile(fd: string, localFile: string, size: number | null, options?: ReadOptions): Promise<number>;
   closeRead(fd: string): Promise<void>;
 }
 
