@@ -158,7 +158,7 @@ describe('openLocalForAppend / openLocalForRead on their own', () => {
           code: 'local_file_error',
         });
       }
-      await expect(openLocalForAppend(exchange + '/', { allowedDirs })).rejects.toMatchObject({
+      await expect(openLocalForAppend(`${exchange}/`, { allowedDirs })).rejects.toMatchObject({
         code: 'local_file_error',
         params: { reason: 'it is a directory' },
       });
