@@ -72,6 +72,8 @@ export async function downloadSlice(
     failed: undefined as unknown,
     stop: new AbortController(),
   };
+  if (inOrder !== undefined) state.order = { sink: inOrder, position: slice.start };
+  const order = state.order;
   const onAbort = () => {
     if (state.failed === undefined) state.failed = stopped();
     state.stop.abort();
@@ -85,10 +87,12 @@ export async function downloadSlice(
     const complete = ranges.map(() => false);
     let fedRanges = 0;
     let feeding: Promise<void> = Promise.resolve();
+    // Bytes of the range next in order were mostly hashed as they arrived (writeBody); the rest
+    // of a completed range is read back from the local file, still in the page cache.
     const feed = async (): Promise<void> => {
-      while (inOrder && fedRanges < ranges.length && complete[fedRanges]) {
-        const [a, b] = ranges[fedRanges]!;
-        await readBack(handle, slice.localFile, a - slice.start, b - a, inOrder);
+      while (order && fedRanges < ranges.length && complete[fedRanges]) {
+        const [, b] = ranges[fedRanges]!;
+        await readBack(handle, slice, order, b);
         fedRanges++;
       }
     };
@@ -120,26 +124,27 @@ export async function downloadSlice(
   }
 }
 
-/** Hands `length` bytes of the local file from `at` to `sink`, 1 MiB at a time. */
+/** Feeds `order` the local file's bytes from its position up to the file offset `b`. */
 async function readBack(
   handle: FileHandle,
-  path: string,
-  at: number,
-  length: number,
-  sink: (bytes: Uint8Array) => void,
+  slice: SliceRequest,
+  order: InOrderFeed,
+  b: number,
 ): Promise<void> {
-  const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
-  for (let done = 0; done < length; ) {
+  if (order.position >= b) return;
+  const piece = Buffer.allocUnsafe(Math.min(b - order.position, 1024 * 1024));
+  while (order.position < b) {
+    const want = Math.min(piece.length, b - order.position);
     let bytesRead: number;
     try {
-      ({ bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - done), at + done));
+      ({ bytesRead } = await handle.read(piece, 0, want, order.position - slice.start));
     } catch (error) {
-      throw localFileError(path, error);
+      throw localFileError(slice.localFile, error);
     }
     if (bytesRead === 0)
       throw new GdriveBackupError('internal', { detail: 'the local file shrank while being written' });
-    sink(piece.subarray(0, bytesRead));
-    done += bytesRead;
+    order.sink(piece.subarray(0, bytesRead));
+    order.position += bytesRead;
   }
 }
 
@@ -148,6 +153,13 @@ interface SliceState {
   requests: number;
   failed: unknown;
   stop: AbortController;
+  order?: InOrderFeed;
+}
+
+/** The in-order consumer of a slice's bytes and the file offset it has seen every byte up to. */
+interface InOrderFeed {
+  sink: (bytes: Uint8Array) => void;
+  position: number;
 }
 
 /**
@@ -204,7 +216,7 @@ async function getInto(
     });
     if (res.status === 206 || (res.status === 200 && from === 0)) {
       if (res.status === 206) checkContentRange(res.headers.get('content-range'), from);
-      return await writeBody(res.data, handle, slice, cursor, b);
+      return await writeBody(res.data, handle, slice, cursor, b, state.order);
     }
     if (res.status >= 200 && res.status < 300) {
       // A success that is not the asked range (e.g. a 200 with the whole file): stop it.
@@ -232,40 +244,75 @@ function checkContentRange(header: string | null, from: number): void {
     throw new GdriveBackupError('drive_error', { detail: `unexpected Content-Range "${header ?? ''}"` });
 }
 
-/** Streams the body to the local file at its offset, advancing the cursor piece by piece. */
+/** Bytes of a response gathered before one write: 16 socket reads become one writev. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Streams the body to the local file at its offset, advancing the cursor batch by batch (the
+ * cursor counts bytes written, so a resume never skips any); bytes next in file order go to
+ * `order` straight away instead of being read back later.
+ */
 async function writeBody(
   body: AsyncIterable<Uint8Array>,
   handle: FileHandle,
   slice: SliceRequest,
   cursor: { at: number },
   b: number,
+  order: InOrderFeed | undefined,
 ): Promise<void> {
   const iterator = body[Symbol.asyncIterator]();
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    if (batched === 0) return;
+    const at = cursor.at;
+    await writeAll(handle, slice.localFile, batch, batched, at - slice.start);
+    cursor.at += batched;
+    slice.onBytes?.(batched);
+    if (order !== undefined && order.position === at) {
+      for (const piece of batch) order.sink(piece);
+      order.position = cursor.at;
+    }
+    batch = [];
+    batched = 0;
+  };
   try {
-    while (cursor.at < b) {
+    while (cursor.at + batched < b) {
       const { value, done } = await iterator.next();
       if (done) break;
-      const piece = value.length > b - cursor.at ? value.subarray(0, b - cursor.at) : value;
-      let written = 0;
-      while (written < piece.length) {
-        const at = cursor.at - slice.start + written;
-        try {
-          const { bytesWritten } = await handle.write(piece, written, piece.length - written, at);
-          written += bytesWritten;
-        } catch (error) {
-          // The disk, not Drive: final, with the path and the cause.
-          throw localFileError(slice.localFile, error);
-        }
-      }
-      cursor.at += piece.length;
-      slice.onBytes?.(piece.length);
+      const room = b - cursor.at - batched;
+      batch.push(value.length > room ? value.subarray(0, room) : value);
+      batched += Math.min(value.length, room);
+      if (batched >= WRITE_BATCH) await flush();
     }
   } finally {
+    // What arrived before a broken body is good: keep it, so the resume starts after it.
+    await flush();
     // Stops the transfer when we have what we asked for (a 200 carries the whole file).
     await iterator.return?.();
   }
   if (cursor.at < b)
     throw new DriveRequestError({ networkCode: 'ECONNRESET', message: 'the response ended early' });
+}
+
+/** Writes `length` bytes of `pieces` at `at`, in one writev unless the kernel takes less. */
+async function writeAll(
+  handle: FileHandle,
+  path: string,
+  pieces: Uint8Array[],
+  length: number,
+  at: number,
+): Promise<void> {
+  try {
+    let { bytesWritten: written } = await handle.writev(pieces, at);
+    if (written === length) return;
+    const all = Buffer.concat(pieces, length);
+    while (written < length)
+      written += (await handle.write(all, written, length - written, at + written)).bytesWritten;
+  } catch (error) {
+    // The disk, not Drive: final, with the path and the cause.
+    throw localFileError(path, error);
+  }
 }
 
 async function cancelBody(body: unknown): Promise<void> {

@@ -12,6 +12,7 @@
  * (a restarted process removes the whole directory: only the process holding the data-dir lock
  * writes there). Pieces live in memory state only; nothing of them is persisted in records.
  */
+import { constants } from 'node:fs';
 import { copyFile, type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Log } from '../log.js';
@@ -159,7 +160,8 @@ export class ReadAheads {
             // Through the descriptor's own name: the target is never looked up by its path again.
             // libuv copies in the kernel (copy_file_range / sendfile), after truncating it and
             // setting its mode, which fails on a target owned by another user: copy by hand then.
-            await copyFile(piece.path, `/proc/self/fd/${target.fd}`);
+            // Where the file system can share the blocks (btrfs, XFS), nothing is copied at all.
+            await copyFile(piece.path, `/proc/self/fd/${target.fd}`, constants.COPYFILE_FICLONE);
           } catch {
             await copyByHand(piece.path, target, piece.end - piece.start);
           }
