@@ -31,7 +31,7 @@
  * with more than one link is refused all the same, since writing there changes another name.
  */
 import { constants } from 'node:fs';
-import { type FileHandle, open, readlink, realpath } from 'node:fs/promises';
+import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, sep } from 'node:path';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { AppendOptions } from '../transport/types.js';
@@ -131,6 +131,10 @@ async function openInConfinedDir(
       }
       if (!inside(real, await realDirs(options.allowedDirs))) throw forbidden(path, options.allowedDirs);
     }
+    // A device is not even opened (opening one can act, e.g. rewind a tape); the fstat after the
+    // open is what decides, this only spares the open when the answer is clear already.
+    const before = await lstat(`${viaDir}/${name}`).catch(() => undefined);
+    if (before !== undefined && !before.isFile() && !before.isSymbolicLink()) throw notRegular(path, before);
     try {
       return await open(`${viaDir}/${name}`, flags, mode);
     } catch (error) {
