@@ -11,8 +11,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { type DriveHttp, notUnauthorized } from './drive-http.js';
+import { type DriveHttp, type HttpOptions, notUnauthorized } from './drive-http.js';
 import { localFileError } from './local-files.js';
+import { mediaFetch } from './media-fetch.js';
 import {
   DriveRequestError,
   type FailureContext,
@@ -210,6 +211,9 @@ async function getInto(
       method: 'GET',
       headers: { Range: `bytes=${from}-${b - 1}` },
       responseType: 'stream',
+      // node:http straight through, without node-fetch's extra stream (media-fetch.ts); gaxios
+      // types this as the WHATWG fetch, of which it uses the part MediaResponse has.
+      fetchImplementation: mediaFetch as unknown as NonNullable<HttpOptions['fetchImplementation']>,
       validateStatus: notUnauthorized,
       retry: false,
       signal: state.stop.signal,
