@@ -328,6 +328,69 @@ describe('restores while access tokens keep expiring (through the connector)', (
   });
 });
 
+describe('ranged GETs redirected elsewhere', () => {
+  it('follow the redirect, without the Authorization header once the origin changes', async () => {
+    const body = bytesOf(150 * KIB + 7, 13);
+    const authSeen: Array<string | undefined> = [];
+    const content = createServer((req, res) => {
+      authSeen.push(req.headers.authorization);
+      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+      const slice = body.subarray(Number(a), Number(b) + 1);
+      res.writeHead(206, {
+        'content-range': `bytes ${a}-${b}/${body.length}`,
+        'content-length': slice.length,
+      });
+      res.end(slice);
+    });
+    await new Promise<void>((resolve) => content.listen(0, '127.0.0.1', resolve));
+    const contentPort = (content.address() as AddressInfo).port;
+    const api = createServer((req, res) => {
+      authSeen.push(req.headers.authorization);
+      res.writeHead(302, { location: `http://127.0.0.1:${contentPort}/media${req.url ?? ''}` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-redirect-'));
+    try {
+      const apiRoot = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
+      const config = loadConfig({
+        env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_API_ROOT: apiRoot },
+        flags: { downloadRangeSize: 64 * KIB, downloadStreams: 2, retryBaseMs: 1 },
+        readFile: false,
+      });
+      const client = new gaxios.Gaxios();
+      const handles = new TransferHandles({
+        config,
+        state: new Keyv(),
+        log: silentLog,
+        httpFor: async () => ({
+          request: (o) => client.request({ ...o, headers: { ...o.headers, authorization: 'Bearer secret' } }),
+        }),
+        pacer: new Pacer({ maxAttempts: 3, baseMs: 1 }),
+      });
+      const fd = await handles.openRead({
+        object: { type: 'server', id: null },
+        path: '/moved.tar',
+        fileId: 'moved',
+        size: body.length,
+        md5: md5(body),
+        offset: 0,
+      });
+      const out = join(dataDir, 'out');
+      expect(await handles.readFile(fd, out, null)).toBe(body.length);
+      expect((await readFile(out)).equals(body)).toBe(true);
+      // 3 ranges: each asked of the API with the token, then of the other origin without it.
+      expect(authSeen).toHaveLength(6);
+      expect(authSeen.filter((a) => a === 'Bearer secret')).toHaveLength(3);
+      expect(authSeen.filter((a) => a === undefined)).toHaveLength(3);
+    } finally {
+      await new Promise((resolve) => api.close(resolve));
+      await new Promise((resolve) => content.close(resolve));
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a file Drive flags as abusive', () => {
   it('is read with acknowledgeAbuse=true after Drive answers cannotDownloadAbusiveFile', async () => {
     const body = bytesOf(200 * KIB + 1, 8);
