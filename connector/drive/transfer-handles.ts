@@ -12,6 +12,10 @@
  * restart the handle goes on without it. Calls on one fd run one at a time; different fds run in
  * parallel. One process owns a data directory (data-dir lock), so in-process locking is enough.
  *
+ * Local files are opened with local-files.ts (the opened file is checked, not the path; with
+ * the caller's allowed directories). A read handle may hold one piece read ahead in memory state
+ * and in `<dataDir>/read-ahead/` (read-ahead.ts), never in its record.
+ *
  * The data path of a backup byte: transfer-handles.appendFile -> resumable-upload.appendToUpload
  * (reads the local file into the chunk buffer, hashes it, PUTs full chunks) -> spool.writeTail
  * (the remainder) ... closeWrite -> resumable-upload.finishUpload (last chunk, verification).
