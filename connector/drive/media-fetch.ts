@@ -15,7 +15,7 @@
  * the Authorization header dropped when the origin changes, as node-fetch and browsers do);
  * no content coding is asked for (no Accept-Encoding), so the body is the file's bytes.
  */
-import { type Agent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 const MAX_REDIRECTS = 5;
@@ -56,7 +56,8 @@ export async function mediaFetch(input: string | URL, init: FetchInit = {}): Pro
       };
     }
     response.resume();
-    if (redirects >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url.origin}`);
+    if (redirects >= MAX_REDIRECTS)
+      throw new Error(`more than ${MAX_REDIRECTS} redirects from ${url.origin}`);
     const next = new URL(location, url);
     if (next.origin !== url.origin) headers.delete('authorization');
     url = next;
