@@ -124,7 +124,7 @@ export async function createConnector(
     },
     appendFile: (fd, localFile, options) => handles.appendFile(fd, localFile, options),
     closeWrite: (fd) => handles.closeWrite(fd),
-    readFile: (fd, localFile, size) => handles.readFile(fd, localFile, size),
+    readFile: (fd, localFile, size, options) => handles.readFile(fd, localFile, size, options),
     closeRead: (fd) => handles.closeRead(fd),
     openHandles: () => handles.openCount(),
     requestCounts: () => counter.snapshot(),

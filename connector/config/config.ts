@@ -38,6 +38,8 @@ export interface Config {
   downloadStreams: number;
   /** Bytes per ranged GET when a read is split. */
   downloadRangeSize: number;
+  /** Largest piece read ahead after a sized read (in the data dir); 0 = no read-ahead. */
+  readAheadMax: number;
   /** Default root: a path under My Drive, `id:<folderId>` or `drive:<sharedDriveId>[/path]`. */
   rootFolder: string;
   /** Directories `localFile` may lie in. */
@@ -283,6 +285,15 @@ export const SETTINGS = [
     parse: int(64 * 1024, 1024 * MIB),
     accepts: 'bytes, 65536..1073741824',
     help: 'Bytes per ranged GET when a read is split across streams',
+  },
+  {
+    key: 'readAheadMax',
+    env: 'GDRIVE_READ_AHEAD_MAX',
+    flag: '--read-ahead-max',
+    default: () => 1024 * MIB,
+    parse: int(0, 16 * 1024 * MIB),
+    accepts: 'bytes, 0..17179869184 (0: off)',
+    help: 'After a readFile, the next piece of the same size is downloaded into the data dir while Plesk unpacks, up to this size',
   },
   {
     key: 'rootFolder',

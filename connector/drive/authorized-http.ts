@@ -2,8 +2,13 @@
  * The DriveHttp every Drive request of one object goes through: `OAuth2Client.request()` of
  * google-auth-library, which adds a fresh access token (refreshing it before expiry), wrapped so
  * that
- *  - a 401 (Google dropped the access token early) renews the token and resends once, also for
- *    callers that take every status (`validateStatus: () => true`, the resumable upload);
+ *  - a 401 (Google dropped the access token early) renews the token and resends, also for
+ *    callers that take every status (`validateStatus: () => true`, the resumable upload). Not
+ *    only once: parallel ranged GETs share one token, and a token renewed for one of them can be
+ *    dropped again before its resend arrives (3 of 3 restores failed so under
+ *    `files.download:expire%30`). Only the token endpoint can say the grant is gone
+ *    (`invalid_grant`); a 401 after a successful refresh says nothing about it. Renewals per
+ *    request are bounded (MAX_RENEWALS), then the request fails as retryable for the Pacer;
  *  - a refresh answered `invalid_grant` becomes GdriveBackupError('reconnect_required'): no
  *    retry can fix a revoked grant.
  * Counting and the ban on gaxios' own retries sit on the client's transporter (see
@@ -89,6 +94,9 @@ export function applyTransportPolicy(
   });
 }
 
+/** Fresh tokens one request may use up on 401s before it is handed to the Pacer as a failure. */
+export const MAX_RENEWALS = 4;
+
 export class AuthorizedHttp implements DriveHttp {
   constructor(
     private readonly client: OAuth2Client,
@@ -97,7 +105,7 @@ export class AuthorizedHttp implements DriveHttp {
   ) {}
 
   async request<T = unknown>(options: HttpOptions): Promise<HttpResponse<T>> {
-    for (let attempt = 1; ; attempt++) {
+    for (let renewals = 0; ; renewals++) {
       const tokenUsed = this.client.credentials.access_token;
       let response: HttpResponse<T>;
       try {
@@ -105,13 +113,13 @@ export class AuthorizedHttp implements DriveHttp {
       } catch (error) {
         const failure = failureFromError(error);
         if (failure?.reason === 'invalid_grant') throw this.reconnect();
-        if (failure?.status !== 401) throw error;
-        if (attempt > 1) throw this.reconnect();
-        await this.renew(tokenUsed, options);
+        // A token endpoint refusing the client itself: no new token will come.
+        if (failure?.status !== 401 || failure.reason === 'invalid_client') throw error;
+        await this.renew(tokenUsed, options, renewals);
         continue;
       }
-      if (response.status === 401 && attempt === 1) {
-        await this.renew(tokenUsed, options);
+      if (response.status === 401) {
+        await this.renew(tokenUsed, options, renewals);
         continue;
       }
       return response;
@@ -122,8 +130,20 @@ export class AuthorizedHttp implements DriveHttp {
     return new GdriveBackupError('reconnect_required', { object: this.object });
   }
 
-  /** Drops the rejected access token so the next request refreshes it. */
-  private async renew(tokenUsed: string | null | undefined, options: HttpOptions): Promise<void> {
+  /**
+   * Drops the rejected access token so the next request refreshes it (unless another request
+   * already got a new one). The refresh itself happens in the resend: invalid_grant there means
+   * reconnect, anything else is classified by the Pacer.
+   */
+  private async renew(
+    tokenUsed: string | null | undefined,
+    options: HttpOptions,
+    renewals: number,
+  ): Promise<void> {
+    if (renewals >= MAX_RENEWALS)
+      throw new DriveRequestError({
+        message: `Drive refused ${renewals + 1} access tokens in a row (401) although they were refreshed`,
+      });
     const credentials = this.client.credentials;
     if (credentials.access_token === tokenUsed) {
       this.client.setCredentials({ refresh_token: credentials.refresh_token ?? null });

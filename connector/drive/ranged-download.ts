@@ -8,10 +8,11 @@
  * sockets hand over. Each range retries through the Pacer; a connection lost mid-body resumes
  * from the bytes already written instead of starting the range again.
  */
-import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { type DriveHttp, notUnauthorized } from './drive-http.js';
+import { type DriveHttp, type HttpOptions, notUnauthorized } from './drive-http.js';
+import { mediaFetch } from './media-fetch.js';
 import {
   DriveRequestError,
   type FailureContext,
@@ -38,9 +39,15 @@ export interface SliceRequest {
   start: number;
   /** One past the last byte; start <= end <= file size. */
   end: number;
-  /** Created or truncated (mode 0600); byte `start` lands at local offset 0. */
+  /** Opened for reading and writing (local-files.ts); byte `start` lands at offset 0. */
+  target: FileHandle;
+  /** The target's path, for messages. */
   localFile: string;
   context: FailureContext;
+  /** Stops the slice early (a discarded read-ahead); it then rejects. */
+  signal?: AbortSignal;
+  /** Called with the length of every piece written, in the order pieces land (not file order). */
+  onBytes?: (bytes: number) => void;
 }
 
 export interface SliceResult {
@@ -58,13 +65,21 @@ export async function downloadSlice(
   slice: SliceRequest,
   inOrder?: (bytes: Uint8Array) => void,
 ): Promise<SliceResult> {
-  const handle = await openForWriting(slice.localFile);
-  const state = {
+  const handle = slice.target;
+  const state: SliceState = {
     acknowledgeAbuse: false,
     requests: 0,
     failed: undefined as unknown,
     stop: new AbortController(),
   };
+  if (inOrder !== undefined) state.order = { sink: inOrder, position: slice.start };
+  const order = state.order;
+  const onAbort = () => {
+    if (state.failed === undefined) state.failed = stopped();
+    state.stop.abort();
+  };
+  if (slice.signal?.aborted) onAbort();
+  slice.signal?.addEventListener('abort', onAbort);
   try {
     const ranges: Array<[number, number]> = [];
     for (let a = slice.start; a < slice.end; a += env.rangeSize)
@@ -72,10 +87,12 @@ export async function downloadSlice(
     const complete = ranges.map(() => false);
     let fedRanges = 0;
     let feeding: Promise<void> = Promise.resolve();
+    // Bytes of the range next in order were mostly hashed as they arrived (writeBody); the rest
+    // of a completed range is read back from the local file, still in the page cache.
     const feed = async (): Promise<void> => {
-      while (inOrder && fedRanges < ranges.length && complete[fedRanges]) {
-        const [a, b] = ranges[fedRanges]!;
-        await readBack(handle, a - slice.start, b - a, inOrder);
+      while (order && fedRanges < ranges.length && complete[fedRanges]) {
+        const [, b] = ranges[fedRanges]!;
+        await readBack(handle, slice, order, b);
         fedRanges++;
       }
     };
@@ -103,34 +120,46 @@ export async function downloadSlice(
     if (state.failed !== undefined) throw state.failed;
     return { requests: state.requests };
   } finally {
-    await handle.close();
+    slice.signal?.removeEventListener('abort', onAbort);
   }
 }
 
-/** Hands `length` bytes of the local file from `at` to `sink`, 1 MiB at a time. */
+/** Feeds `order` the local file's bytes from its position up to the file offset `b`. */
 async function readBack(
   handle: FileHandle,
-  at: number,
-  length: number,
-  sink: (bytes: Uint8Array) => void,
+  slice: SliceRequest,
+  order: InOrderFeed,
+  b: number,
 ): Promise<void> {
-  const piece = Buffer.allocUnsafe(Math.min(length, 1024 * 1024));
-  for (let done = 0; done < length; ) {
-    const { bytesRead } = await handle.read(piece, 0, Math.min(piece.length, length - done), at + done);
+  if (order.position >= b) return;
+  const piece = Buffer.allocUnsafe(Math.min(b - order.position, 1024 * 1024));
+  while (order.position < b) {
+    const want = Math.min(piece.length, b - order.position);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(piece, 0, want, order.position - slice.start));
+    } catch (error) {
+      throw localFileError(slice.localFile, error);
+    }
     if (bytesRead === 0)
       throw new GdriveBackupError('internal', { detail: 'the local file shrank while being written' });
-    sink(piece.subarray(0, bytesRead));
-    done += bytesRead;
+    order.sink(piece.subarray(0, bytesRead));
+    order.position += bytesRead;
   }
 }
-
-type FileHandle = Awaited<ReturnType<typeof open>>;
 
 interface SliceState {
   acknowledgeAbuse: boolean;
   requests: number;
   failed: unknown;
   stop: AbortController;
+  order?: InOrderFeed;
+}
+
+/** The in-order consumer of a slice's bytes and the file offset it has seen every byte up to. */
+interface InOrderFeed {
+  sink: (bytes: Uint8Array) => void;
+  position: number;
 }
 
 /**
@@ -181,13 +210,16 @@ async function getInto(
       method: 'GET',
       headers: { Range: `bytes=${from}-${b - 1}` },
       responseType: 'stream',
+      // node:http straight through, without node-fetch's extra stream (media-fetch.ts); gaxios
+      // types this as the WHATWG fetch, of which it uses the part MediaResponse has.
+      fetchImplementation: mediaFetch as unknown as NonNullable<HttpOptions['fetchImplementation']>,
       validateStatus: notUnauthorized,
       retry: false,
       signal: state.stop.signal,
     });
     if (res.status === 206 || (res.status === 200 && from === 0)) {
       if (res.status === 206) checkContentRange(res.headers.get('content-range'), from);
-      return await writeBody(res.data, handle, slice.start, cursor, b);
+      return await writeBody(res.data, handle, slice, cursor, b, state.order);
     }
     if (res.status >= 200 && res.status < 300) {
       // A success that is not the asked range (e.g. a 200 with the whole file): stop it.
@@ -215,34 +247,75 @@ function checkContentRange(header: string | null, from: number): void {
     throw new GdriveBackupError('drive_error', { detail: `unexpected Content-Range "${header ?? ''}"` });
 }
 
-/** Streams the body to the local file at its offset, advancing the cursor piece by piece. */
+/** Bytes of a response gathered before one write: 16 socket reads become one writev. */
+const WRITE_BATCH = 1024 * 1024;
+
+/**
+ * Streams the body to the local file at its offset, advancing the cursor batch by batch (the
+ * cursor counts bytes written, so a resume never skips any); bytes next in file order go to
+ * `order` straight away instead of being read back later.
+ */
 async function writeBody(
   body: AsyncIterable<Uint8Array>,
   handle: FileHandle,
-  sliceStart: number,
+  slice: SliceRequest,
   cursor: { at: number },
   b: number,
+  order: InOrderFeed | undefined,
 ): Promise<void> {
   const iterator = body[Symbol.asyncIterator]();
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    if (batched === 0) return;
+    const at = cursor.at;
+    await writeAll(handle, slice.localFile, batch, batched, at - slice.start);
+    cursor.at += batched;
+    slice.onBytes?.(batched);
+    if (order !== undefined && order.position === at) {
+      for (const piece of batch) order.sink(piece);
+      order.position = cursor.at;
+    }
+    batch = [];
+    batched = 0;
+  };
   try {
-    while (cursor.at < b) {
+    while (cursor.at + batched < b) {
       const { value, done } = await iterator.next();
       if (done) break;
-      const piece = value.length > b - cursor.at ? value.subarray(0, b - cursor.at) : value;
-      let written = 0;
-      while (written < piece.length) {
-        const at = cursor.at - sliceStart + written;
-        const { bytesWritten } = await handle.write(piece, written, piece.length - written, at);
-        written += bytesWritten;
-      }
-      cursor.at += piece.length;
+      const room = b - cursor.at - batched;
+      batch.push(value.length > room ? value.subarray(0, room) : value);
+      batched += Math.min(value.length, room);
+      if (batched >= WRITE_BATCH) await flush();
     }
   } finally {
+    // What arrived before a broken body is good: keep it, so the resume starts after it.
+    await flush();
     // Stops the transfer when we have what we asked for (a 200 carries the whole file).
     await iterator.return?.();
   }
   if (cursor.at < b)
     throw new DriveRequestError({ networkCode: 'ECONNRESET', message: 'the response ended early' });
+}
+
+/** Writes `length` bytes of `pieces` at `at`, in one writev unless the kernel takes less. */
+async function writeAll(
+  handle: FileHandle,
+  path: string,
+  pieces: Uint8Array[],
+  length: number,
+  at: number,
+): Promise<void> {
+  try {
+    let { bytesWritten: written } = await handle.writev(pieces, at);
+    if (written === length) return;
+    const all = Buffer.concat(pieces, length);
+    while (written < length)
+      written += (await handle.write(all, written, length - written, at + written)).bytesWritten;
+  } catch (error) {
+    // The disk, not Drive: final, with the path and the cause.
+    throw localFileError(path, error);
+  }
 }
 
 async function cancelBody(body: unknown): Promise<void> {
@@ -261,19 +334,6 @@ async function readSmall(body: unknown): Promise<string> {
     length += piece.length;
   }
   return Buffer.concat(pieces).toString('utf8');
-}
-
-/** Creates or truncates `path` (mode 0600) for writing; a failure is local_file_error. */
-export async function openForWriting(path: string): Promise<FileHandle> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'w+', 0o600);
-  } catch (error) {
-    throw localFileError(path, error);
-  }
-  // An existing file keeps its mode on truncation; backups are private, so narrow it.
-  await handle.chmod(0o600).catch(() => undefined);
-  return handle;
 }
 
 function stopped(): GdriveBackupError {

@@ -39,6 +39,7 @@ import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { AppendOptions, WriteResult } from '../transport/types.js';
 import { type DriveHttp, type HttpResponse, notUnauthorized } from './drive-http.js';
+import { type LocalFileOptions, openLocalForAppend } from './local-files.js';
 import { DriveRequestError, driveReason, type FailureContext, failureFromBody, type Pacer } from './retry.js';
 import { pruneTails, readTail, writeTail } from './spool.js';
 import { type Digests, type SavedHashState, UploadHash } from './stream-hash.js';
@@ -103,6 +104,8 @@ export interface UploadEnv {
   log: Log;
   /** Persists the record (the state store). */
   save(record: UploadRecord): Promise<void>;
+  /** Where the appended local file may be (local-files.ts); absent: anywhere. */
+  localFiles?: LocalFileOptions;
 }
 
 /** How a call may trust the record it starts from. */
@@ -188,7 +191,7 @@ export async function appendToUpload(
   options: CallOptions = {},
 ): Promise<AppendOutcome> {
   const context = failureContext(start);
-  const file = await openLocalFile(localFile);
+  const file = await openLocalForAppend(localFile, env.localFiles);
   let reader: UploadBytes | undefined;
   try {
     const size = file.size;
@@ -826,29 +829,4 @@ function stalled(record: UploadRecord, stalls: number): GdriveBackupError {
     attempts: stalls,
     detail: 'Drive persisted none of the chunk',
   });
-}
-
-interface LocalFile {
-  handle: Awaited<ReturnType<typeof open>>;
-  size: number;
-}
-
-async function openLocalFile(path: string): Promise<LocalFile> {
-  let handle: Awaited<ReturnType<typeof open>>;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    throw localFileError(path, error);
-  }
-  try {
-    const info = await handle.stat();
-    if (info.isDirectory())
-      throw new GdriveBackupError('local_file_error', { path, reason: 'it is a directory' });
-    if (!info.isFile())
-      throw new GdriveBackupError('local_file_error', { path, reason: 'it is not a regular file' });
-    return { handle, size: info.size };
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
 }

@@ -18,21 +18,28 @@
  * successful appendFile since then aborts the upload (a short file must never look complete),
  * and so do final failures; then the handle and its tail are removed at once.
  *
+ * Local files are opened with local-files.ts (the opened file is checked, not the path; with
+ * the caller's allowed directories). A read handle may hold one piece read ahead in memory state
+ * and in `<dataDir>/read-ahead/` (read-ahead.ts), never in its record.
+ *
  * The data path of a backup byte: transfer-handles.appendFile -> resumable-upload.appendToUpload
  * (streams the aligned part of the piece from the local file into one PUT, hashing each byte
  * once) -> spool.writeTail (the unaligned remainder) ... closeWrite ->
  * resumable-upload.finishUpload (last PUT, verification, replaced files deleted).
  */
 import { type Hash, randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
 import type { Keyv } from 'keyv';
 import type { Config } from '../config/config.js';
-import { GdriveBackupError } from '../errors/errors.js';
+import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { AppendOptions, HandleOperations, WriteResult } from '../transport/types.js';
+import type { AppendOptions, HandleOperations, ReadOptions, WriteResult } from '../transport/types.js';
 import type { DriveHttp } from './drive-http.js';
 import { KeyedMutex, type RecentItems } from './folders.js';
-import { downloadSlice, openForWriting } from './ranged-download.js';
+import { openLocalForRead } from './local-files.js';
+import { type DownloadEnv, downloadSlice } from './ranged-download.js';
+import { READ_AHEAD_MIN, ReadAheads } from './read-ahead.js';
 import {
   abortUpload,
   appendToUpload,
@@ -124,18 +131,28 @@ export class TransferHandles implements HandleOperations {
   /** Write handles whose stored record was left by this process's own last successful call. */
   private readonly synced = new Set<string>();
   private indexQueue: Promise<void> = Promise.resolve();
+  private readonly spare: Buffer[] = [];
+  private readonly readAheads: ReadAheads;
   private readonly ready: Promise<void>;
 
   constructor(private readonly deps: TransferDeps) {
-    this.ready = this.purgeStale(SESSION_LIFETIME_MS).then(
-      (purged) => {
-        if (purged > 0) deps.log.info('transfers: removed abandoned handles', { count: purged });
-      },
-      (error: unknown) =>
-        deps.log.warn('transfers: could not remove abandoned handles', {
-          error: error instanceof Error ? error.message : String(error),
-        }),
+    this.readAheads = new ReadAheads(deps.config.dataDir, deps.log);
+    const leftovers = this.readAheads.clearLeftovers().catch((error: unknown) =>
+      deps.log.warn('transfers: could not remove read-ahead pieces of an earlier run', {
+        error: error instanceof Error ? error.message : String(error),
+      }),
     );
+    this.ready = leftovers
+      .then(() => this.purgeStale(SESSION_LIFETIME_MS))
+      .then(
+        (purged) => {
+          if (purged > 0) deps.log.info('transfers: removed abandoned handles', { count: purged });
+        },
+        (error: unknown) =>
+          deps.log.warn('transfers: could not remove abandoned handles', {
+            error: error instanceof Error ? error.message : String(error),
+          }),
+      );
   }
 
   async openWrite(input: OpenWriteInput): Promise<string> {
@@ -177,7 +194,7 @@ export class TransferHandles implements HandleOperations {
       this.synced.delete(fd);
       try {
         const outcome = await this.withUploadEnv(fd, record, (env) =>
-          appendToUpload(env, record, localFile, call),
+          appendToUpload({ ...env, localFiles: options }, record, localFile, call),
         );
         if (outcome.sha256 === undefined) this.liveSha256.delete(fd);
         else this.liveSha256.set(fd, { hash: outcome.sha256, appended: record.appended + outcome.bytes });
@@ -218,14 +235,18 @@ export class TransferHandles implements HandleOperations {
     });
   }
 
-  async readFile(fd: string, localFile: string, size: number | null): Promise<number> {
-    // A local errno (writing the local file) is the admin's to fix, not Google's.
-    return this.readIntoLocalFile(fd, localFile, size).catch((error: unknown) => {
-      throw localFailure(error, localFile) ?? error;
-    });
-  }
-
-  private async readIntoLocalFile(fd: string, localFile: string, size: number | null): Promise<number> {
+  /**
+   * Writes the next `size` bytes (all that is left when null) into `localFile`, opened with
+   * local-files.ts (inside `options.allowedDirs` when given). A piece read ahead for exactly this
+   * range is copied instead of downloaded; after a sized read, the next piece of that size is
+   * read ahead (read-ahead.ts). `onProgress` hears the bytes of this call written so far.
+   */
+  async readFile(
+    fd: string,
+    localFile: string,
+    size: number | null,
+    options: ReadOptions = {},
+  ): Promise<number> {
     if (size !== null && (!Number.isSafeInteger(size) || size < 0))
       throw new GdriveBackupError('bad_request', {
         detail: 'the size must be a whole number of bytes, 0 or more, or null',
@@ -234,51 +255,122 @@ export class TransferHandles implements HandleOperations {
       const record = await this.load(fd, 'read');
       const start = Math.min(record.position, record.size);
       const end = size === null ? record.size : Math.min(record.size, start + size);
-      // A read of the whole file from byte 0 is checked against Drive's md5, piece by piece.
-      const hash = record.hashState === undefined ? undefined : await DownloadHash.create(record.hashState);
-      if (end > start) {
-        const http = await this.deps.httpFor(record.object);
-        await downloadSlice(
-          {
-            http,
-            pacer: this.deps.pacer,
-            apiRoot: this.deps.config.apiRoot,
-            streams: this.deps.config.downloadStreams,
-            rangeSize: this.deps.config.downloadRangeSize,
-            log: this.deps.log,
-          },
-          { fileId: record.fileId, start, end, localFile, context: failureContext(record) },
-          hash === undefined ? undefined : (bytes) => hash.update(bytes),
-        );
-      } else {
-        // Nothing to read: the local file is still created (or emptied), as for any read.
-        await (await openForWriting(localFile)).close();
-      }
-      const next: ReadRecord = { ...record, position: end };
-      if (hash !== undefined && end > start) {
-        if (end === record.size) {
-          const actual = hash.digest();
-          if (actual !== record.md5) {
-            this.deps.log.warn('transfers: downloaded data does not match md5', { fd });
-            throw new GdriveBackupError('read_verification_failed', {
-              path: record.path,
-              detail: `md5 ${actual} instead of ${record.md5}`,
-            });
-          }
-          delete next.hashState;
-        } else {
-          next.hashState = hash.save();
+      let next: ReadRecord;
+      let hash: DownloadHash | undefined;
+      try {
+        const target = await openLocalForRead(localFile, options);
+        try {
+          hash = await this.readInto(fd, record, start, end, target, localFile, options.onProgress);
+        } finally {
+          await target.close();
         }
+        next = { ...record, position: end };
+        if (hash !== undefined && end > start) {
+          if (end === record.size) {
+            const actual = hash.digest();
+            hash = undefined;
+            if (actual !== record.md5) {
+              this.deps.log.warn('transfers: downloaded data does not match md5', { fd });
+              throw new GdriveBackupError('read_verification_failed', {
+                path: record.path,
+                detail: `md5 ${actual} instead of ${record.md5}`,
+              });
+            }
+            delete next.hashState;
+          } else {
+            next.hashState = hash.save();
+          }
+        }
+        await this.deps.state.set(RECORD_PREFIX + fd, next);
+      } catch (error) {
+        // A failed read leaves nothing behind: no piece read ahead on disk.
+        await this.readAheads.discard(fd);
+        // A local errno (writing the local file) is the admin's to fix, not Google's.
+        throw localFailure(error, localFile) ?? error;
       }
-      await this.deps.state.set(RECORD_PREFIX + fd, next);
       this.deps.log.debug('transfers: read', { fd, bytes: end - start, position: end });
+      if (size !== null && end - start === size && end < record.size) this.readAhead(fd, next, size, hash);
       return end - start;
     });
+  }
+
+  /** [start, end) of the record's file into the target; returns the md5 advanced over it, if kept. */
+  private async readInto(
+    fd: string,
+    record: ReadRecord,
+    start: number,
+    end: number,
+    target: FileHandle,
+    localFile: string,
+    onProgress: ((bytes: number) => void) | undefined,
+  ): Promise<DownloadHash | undefined> {
+    const piece = await this.readAheads.take(fd, start, end, onProgress);
+    if (piece !== undefined) {
+      try {
+        await piece.copyTo(target);
+      } catch (error) {
+        throw localFileError(localFile, error);
+      }
+      onProgress?.(end - start);
+      return piece.hash;
+    }
+    // A read of the whole file from byte 0 is checked against Drive's md5, piece by piece.
+    const hash = record.hashState === undefined ? undefined : await DownloadHash.create(record.hashState);
+    if (end > start) {
+      let written = 0;
+      await downloadSlice(
+        await this.downloadEnv(record),
+        {
+          fileId: record.fileId,
+          start,
+          end,
+          target,
+          localFile,
+          context: failureContext(record),
+          ...(onProgress === undefined
+            ? {}
+            : {
+                onBytes: (bytes: number) => {
+                  written += bytes;
+                  onProgress(written);
+                },
+              }),
+        },
+        hash === undefined ? undefined : (bytes) => hash.update(bytes),
+      );
+    }
+    return hash;
+  }
+
+  /** Starts reading the next `size` bytes ahead (fewer at the end), when the handle reads big pieces. */
+  private readAhead(fd: string, record: ReadRecord, size: number, hash: DownloadHash | undefined): void {
+    const max = this.deps.config.readAheadMax;
+    if (size < READ_AHEAD_MIN || size > max) return;
+    const from = record.position;
+    this.readAheads.start(fd, () => this.downloadEnv(record), {
+      fileId: record.fileId,
+      start: from,
+      end: Math.min(record.size, from + size),
+      context: failureContext(record),
+      ...(hash === undefined ? {} : { hash }),
+    });
+  }
+
+  private async downloadEnv(record: ReadRecord): Promise<DownloadEnv> {
+    return {
+      http: await this.deps.httpFor(record.object),
+      pacer: this.deps.pacer,
+      apiRoot: this.deps.config.apiRoot,
+      streams: this.deps.config.downloadStreams,
+      rangeSize: this.deps.config.downloadRangeSize,
+      log: this.deps.log,
+    };
   }
 
   async closeRead(fd: string): Promise<void> {
     await this.locks.run(fd, async () => {
       await this.load(fd, 'read');
+      await this.readAheads.discard(fd);
       await this.forget(fd);
     });
   }

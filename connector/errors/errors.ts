@@ -290,6 +290,7 @@ const LOCAL_ERRNO_REASONS: Record<string, string> = {
  * and the cause, e.g. "no space left on the device (ENOSPC)". Never Google's fault.
  */
 export function localFileError(path: string, error: unknown): GdriveBackupError {
+  if (error instanceof GdriveBackupError) return error;
   const code = (error as NodeJS.ErrnoException | null)?.code;
   const known = code === undefined ? undefined : LOCAL_ERRNO_REASONS[code];
   const reason = known ? `${known} (${code})` : (code ?? 'error');

@@ -3,13 +3,16 @@
  * dump dir by default): whoever holds the API token must not be able to make the connector (which
  * may run as root before it drops to the data dir's owner) read or overwrite any other file.
  *
- * The check runs on real paths: the directory is resolved with realpath (symlinks and `..`
- * resolved by the kernel's rules, not lexically), and an existing file that is itself a symlink
- * must point inside too. For reads into a local file the file may not exist yet, so only its
- * directory is required to exist.
+ * This is the early check, on paths, so that a request naming a file outside is answered before
+ * it waits for its fd: the directory is resolved with realpath (symlinks and `..` resolved by the
+ * kernel's rules, not lexically), and a name that is a link pointing outside is refused too. It
+ * proves nothing about the moment of use, when a link may have replaced the path: the handle
+ * engine opens the file with drive/local-files.ts, which checks the opened file itself (and
+ * refuses any link as the last component), given the same directories.
  */
 import { lstat, realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { inside } from '../drive/local-files.js';
 import { GdriveBackupError } from '../errors/errors.js';
 
 async function realDirs(dirs: string[]): Promise<string[]> {
@@ -24,11 +27,10 @@ async function realDirs(dirs: string[]): Promise<string[]> {
   return resolved;
 }
 
-function inside(path: string, dirs: string[]): boolean {
-  return dirs.some((dir) => path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`));
-}
-
-/** Returns the resolved path to hand to the connector, or throws local_file_forbidden / local_file_error. */
+/**
+ * Returns the path with its directory resolved, to hand to the engine (with `exchangeDirs` as
+ * its allowed directories), or throws local_file_forbidden / local_file_error.
+ */
 export async function confineLocalFile(localFile: string, exchangeDirs: string[]): Promise<string> {
   const forbidden = () =>
     new GdriveBackupError('local_file_forbidden', { path: localFile, allowed: exchangeDirs.join(', ') });
@@ -48,7 +50,7 @@ export async function confineLocalFile(localFile: string, exchangeDirs: string[]
       reason: 'its directory does not exist',
     });
   }
-  if (!inside(candidate, allowed)) throw forbidden();
+  if (!inside(candidate, allowed) || allowed.includes(candidate)) throw forbidden();
 
   let isLink = false;
   try {
@@ -57,17 +59,9 @@ export async function confineLocalFile(localFile: string, exchangeDirs: string[]
     return candidate; // not there yet: fine for a read target; the engine reports a missing source
   }
   if (isLink) {
-    let target: string;
-    try {
-      target = await realpath(candidate);
-    } catch {
-      throw new GdriveBackupError('local_file_error', {
-        path: localFile,
-        reason: 'it is a dangling symbolic link',
-      });
-    }
-    if (!inside(target, allowed)) throw forbidden();
-    return target;
+    // Never followed when opened; one pointing outside is named for what it is.
+    const target = await realpath(candidate).catch(() => undefined);
+    if (target === undefined || !inside(target, allowed)) throw forbidden();
   }
   return candidate;
 }

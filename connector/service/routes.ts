@@ -286,7 +286,9 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
     { schema: { params: fdParams, body: localFileBody, response: { 200: bytesAnswer } } },
     async (request) => {
       const localFile = await confineLocalFile(request.body.localFile, config.exchangeDirs);
-      return { bytes: await connector.appendFile(request.params.fd, localFile) };
+      // Checked again on the opened file (links swapped in meanwhile): drive/local-files.ts.
+      const allowedDirs = config.exchangeDirs;
+      return { bytes: await connector.appendFile(request.params.fd, localFile, { allowedDirs }) };
     },
   );
 
@@ -353,7 +355,8 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
     async (request) => {
       const localFile = await confineLocalFile(request.body.localFile, config.exchangeDirs);
       const size = request.body.size ?? null;
-      return { bytes: await connector.readFile(request.params.fd, localFile, size) };
+      const allowedDirs = config.exchangeDirs;
+      return { bytes: await connector.readFile(request.params.fd, localFile, size, { allowedDirs }) };
     },
   );
 

@@ -61,14 +61,26 @@ export interface Transport {
   openFileRead(path: string, offset: number): Promise<string>;
 }
 
+/** Where the local file of an appendFile/readFile may be (the service passes the exchange dirs). */
+interface LocalFileOptions {
+  /** The file's directory must really be inside one of these; absent: anywhere. */
+  allowedDirs?: readonly string[];
+}
+
 /** Options of one appendFile call. */
-export interface AppendOptions {
+export interface AppendOptions extends LocalFileOptions {
   /**
    * Called as the piece's bytes go out to Drive (about every MiB, not only per piece) with the
    * bytes of this call sent so far; never decreasing; the last call carries the piece's size.
    * Runs on the upload's path: keep it cheap.
    */
   onProgress?: (bytesSentInThisCall: number) => void;
+}
+
+/** Options of one readFile call. */
+export interface ReadOptions extends LocalFileOptions {
+  /** Bytes of this call written into localFile so far (cumulative), called as they arrive. */
+  onProgress?: (bytesInThisCall: number) => void;
 }
 
 /** Operations on open handles; handles are global to the connector, not to an object. */
@@ -78,7 +90,7 @@ export interface HandleOperations {
   /** Finishes the upload and verifies it against Drive's checksums. */
   closeWrite(fd: string): Promise<WriteResult>;
   /** Writes the next `size` bytes (all remaining when null) into localFile; returns bytes written. */
-  readFile(fd: string, localFile: string, size: number | null): Promise<number>;
+  readFile(fd: string, localFile: string, size: number | null, options?: ReadOptions): Promise<number>;
   closeRead(fd: string): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 // The ranged download through TransferHandles against the real sandbox: whole-file reads
 // verified by md5, parallel ranges, reads from an offset in sized pieces, the end of the file,
 // a wrong md5, and local-file errors.
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,11 @@ import { gaxios } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../connector/config/config.js';
+import { READ_AHEAD_DIR } from '../../connector/drive/read-ahead.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { silentLog } from '../../connector/log.js';
+import { startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 import {
   bytesOf,
   type DataPathEnv,
@@ -169,6 +171,223 @@ describe('ranged download', () => {
     expect(await env.handles.readFile(fd, out, null)).toBe(0);
     expect((await stat(out)).size).toBe(0);
     await env.handles.closeRead(fd);
+  });
+});
+
+describe('read-ahead of the next piece', () => {
+  let env: DataPathEnv;
+  let content: Buffer;
+  let fileId: string;
+  // Two pieces: the second (the file's rest) is what the first read leaves to read ahead.
+  let piece: number;
+  const RANGE = 64 * KIB;
+  const open = (md5sum?: string, handles = env.handles) =>
+    handles.openRead({
+      object: env.object,
+      path: '/ahead.bin',
+      fileId,
+      size: content.length,
+      offset: 0,
+      ...(md5sum === undefined ? {} : { md5: md5sum }),
+    });
+  const downloads = () => env.sandbox.counters()['files.download'] ?? 0;
+  const aheadFile = (fd: string) => join(env.dataDir, READ_AHEAD_DIR, fd);
+  /** Waits (no time limit but the test's) until `done()` holds. */
+  const until = async (done: () => boolean | Promise<boolean>) => {
+    while (!(await done())) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
+
+  beforeAll(async () => {
+    env = await startDataPath({
+      config: { chunkSize: MIB, downloadStreams: 4, downloadRangeSize: RANGE },
+    });
+    content = bytesOf(5 * MIB + 4321, 11);
+    piece = Math.ceil(content.length / 2);
+    await upload(env, 'ahead.bin', [content]);
+    fileId = itemNamed(env, 'ahead.bin').id;
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('downloads the next piece while the caller works; the second readFile makes no request and verifies', async () => {
+    const fd = await open(md5(content));
+    env.sandbox.resetCounters();
+    const first = join(env.workDir, 'ahead-1');
+    expect(await env.handles.readFile(fd, first, piece)).toBe(piece);
+    const both = Math.ceil(piece / RANGE) + Math.ceil((content.length - piece) / RANGE);
+    // Without a readFile running, the second piece arrives: every range of both pieces is asked.
+    await until(() => downloads() === both);
+    expect((await stat(aheadFile(fd))).mode & 0o777).toBe(0o600);
+    const progress: number[] = [];
+    const second = join(env.workDir, 'ahead-2');
+    const got = await env.handles.readFile(fd, second, piece, { onProgress: (n) => progress.push(n) });
+    expect(got).toBe(content.length - piece);
+    expect(downloads()).toBe(both);
+    expect(progress.at(-1)).toBe(got);
+    expect(Buffer.concat([await readFile(first), await readFile(second)]).equals(content)).toBe(true);
+    // Taken: nothing is left in the data dir.
+    expect(await exists(aheadFile(fd))).toBe(false);
+    await env.handles.closeRead(fd);
+  });
+
+  it('the whole-file md5 still catches a wrong checksum when the last piece came from read-ahead', async () => {
+    const fd = await open('0123456789abcdef0123456789abcdef');
+    await env.handles.readFile(fd, join(env.workDir, 'bad-1'), piece);
+    await until(() => exists(aheadFile(fd)));
+    await expect(env.handles.readFile(fd, join(env.workDir, 'bad-2'), piece)).rejects.toMatchObject({
+      code: 'read_verification_failed',
+    });
+    expect(await exists(aheadFile(fd))).toBe(false);
+    await env.handles.closeRead(fd);
+  });
+
+  it('closeFile removes the piece read ahead', async () => {
+    const fd = await open();
+    await env.handles.readFile(fd, join(env.workDir, 'close-1'), piece);
+    await until(() => exists(aheadFile(fd)));
+    await env.handles.closeRead(fd);
+    expect(await exists(aheadFile(fd))).toBe(false);
+  });
+
+  it('a read of another size discards it and is downloaded itself, still byte-identical and md5-verified', async () => {
+    const fd = await open(md5(content));
+    env.sandbox.resetCounters();
+    await env.handles.readFile(fd, join(env.workDir, 'other-1'), piece);
+    const both = Math.ceil(piece / RANGE) + Math.ceil((content.length - piece) / RANGE);
+    await until(() => downloads() === both);
+    const smaller = 1536 * KIB;
+    expect(await env.handles.readFile(fd, join(env.workDir, 'other-2'), smaller)).toBe(smaller);
+    expect(downloads()).toBeGreaterThanOrEqual(both + Math.ceil(smaller / RANGE));
+    // The rest (size null) is never read ahead, and discards the piece of `smaller` bytes.
+    const rest = content.length - piece - smaller;
+    expect(await env.handles.readFile(fd, join(env.workDir, 'other-3'), null)).toBe(rest);
+    const parts = await Promise.all(
+      ['other-1', 'other-2', 'other-3'].map((n) => readFile(join(env.workDir, n))),
+    );
+    expect(Buffer.concat(parts).equals(content)).toBe(true);
+    expect(await readdir(join(env.dataDir, READ_AHEAD_DIR))).toEqual([]);
+    await env.handles.closeRead(fd);
+  });
+
+  it('a restart discards pieces read ahead; the handle carries on from its position', async () => {
+    const fd = await open(md5(content));
+    await env.handles.readFile(fd, join(env.workDir, 'restart-1'), piece);
+    await until(() => exists(aheadFile(fd)));
+    const handles = await env.restart();
+    expect(await handles.openCount()).toBeGreaterThan(0);
+    expect(await exists(join(env.dataDir, READ_AHEAD_DIR))).toBe(false);
+    expect(await handles.readFile(fd, join(env.workDir, 'restart-2'), piece)).toBe(content.length - piece);
+    const parts = await Promise.all(['restart-1', 'restart-2'].map((n) => readFile(join(env.workDir, n))));
+    expect(Buffer.concat(parts).equals(content)).toBe(true);
+    await handles.closeRead(fd);
+  });
+
+  it('reports the bytes of a downloaded read as they arrive', async () => {
+    const fd = await open();
+    const progress: number[] = [];
+    const size = 3 * MIB;
+    await env.handles.readFile(fd, join(env.workDir, 'progress'), size, {
+      onProgress: (n) => progress.push(n),
+    });
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.every((n, i) => i === 0 || n > progress[i - 1]!)).toBe(true);
+    expect(progress.at(-1)).toBe(size);
+    await env.handles.closeRead(fd);
+  });
+});
+
+describe('restores while access tokens keep expiring (through the connector)', () => {
+  let env: TestEnv;
+  beforeAll(async () => {
+    env = await startTestEnv({ config: { downloadRangeSize: 64 * KIB, downloadStreams: 4, maxAttempts: 5 } });
+  });
+  afterAll(async () => {
+    await env.close();
+  });
+
+  it('completes three restores byte-identical under files.download:expire%30 (a second 401 is no reconnect)', async () => {
+    const bytes = bytesOf(2 * MIB + 99, 12);
+    const fd = await env.transport.openFileWrite('/expiring.tar');
+    await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'expiring', bytes));
+    await env.connector.closeWrite(fd);
+    env.sandbox.setFaults('files.download:expire%30');
+    for (let i = 0; i < 3; i++) {
+      const rfd = await env.transport.openFileRead('/expiring.tar', 0);
+      const out = join(env.tmpDir, `restored-${i}`);
+      expect(await env.connector.readFile(rfd, out, null)).toBe(bytes.length);
+      expect((await readFile(out)).equals(bytes)).toBe(true);
+      await env.connector.closeRead(rfd);
+    }
+    env.sandbox.setFaults('');
+  });
+});
+
+describe('ranged GETs redirected elsewhere', () => {
+  it('follow the redirect, without the Authorization header once the origin changes', async () => {
+    const body = bytesOf(150 * KIB + 7, 13);
+    const authSeen: Array<string | undefined> = [];
+    const content = createServer((req, res) => {
+      authSeen.push(req.headers.authorization);
+      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+      const slice = body.subarray(Number(a), Number(b) + 1);
+      res.writeHead(206, {
+        'content-range': `bytes ${a}-${b}/${body.length}`,
+        'content-length': slice.length,
+      });
+      res.end(slice);
+    });
+    await new Promise<void>((resolve) => content.listen(0, '127.0.0.1', resolve));
+    const contentPort = (content.address() as AddressInfo).port;
+    const api = createServer((req, res) => {
+      authSeen.push(req.headers.authorization);
+      res.writeHead(302, { location: `http://127.0.0.1:${contentPort}/media${req.url ?? ''}` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-redirect-'));
+    try {
+      const apiRoot = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
+      const config = loadConfig({
+        env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_API_ROOT: apiRoot },
+        flags: { downloadRangeSize: 64 * KIB, downloadStreams: 2, retryBaseMs: 1 },
+        readFile: false,
+      });
+      const client = new gaxios.Gaxios();
+      const handles = new TransferHandles({
+        config,
+        state: new Keyv(),
+        log: silentLog,
+        httpFor: async () => ({
+          request: (o) => client.request({ ...o, headers: { ...o.headers, authorization: 'Bearer secret' } }),
+        }),
+        pacer: new Pacer({ maxAttempts: 3, baseMs: 1 }),
+      });
+      const fd = await handles.openRead({
+        object: { type: 'server', id: null },
+        path: '/moved.tar',
+        fileId: 'moved',
+        size: body.length,
+        md5: md5(body),
+        offset: 0,
+      });
+      const out = join(dataDir, 'out');
+      expect(await handles.readFile(fd, out, null)).toBe(body.length);
+      expect((await readFile(out)).equals(body)).toBe(true);
+      // 3 ranges: each asked of the API with the token, then of the other origin without it.
+      expect(authSeen).toHaveLength(6);
+      expect(authSeen.filter((a) => a === 'Bearer secret')).toHaveLength(3);
+      expect(authSeen.filter((a) => a === undefined)).toHaveLength(3);
+    } finally {
+      await new Promise((resolve) => api.close(resolve));
+      await new Promise((resolve) => content.close(resolve));
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
