@@ -32,7 +32,7 @@
  *    call succeeded, so it covers exactly the bytes the persisted md5 state does.
  */
 import type { Hash } from 'node:crypto';
-import { type FileHandle, open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';

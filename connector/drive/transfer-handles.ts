@@ -131,7 +131,6 @@ export class TransferHandles implements HandleOperations {
   /** Write handles whose stored record was left by this process's own last successful call. */
   private readonly synced = new Set<string>();
   private indexQueue: Promise<void> = Promise.resolve();
-  private readonly spare: Buffer[] = [];
   private readonly readAheads: ReadAheads;
   private readonly ready: Promise<void>;
 
