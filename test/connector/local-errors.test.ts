@@ -2,13 +2,13 @@
 // request runs (a full disk, a directory, a handle opened the wrong way) is local_file_error
 // with the path and the cause, at once, while the errnos of sockets stay retried network
 // faults. Every failure here is a real one of the operating system.
-import { execFileSync } from 'node:child_process';
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pacer } from '../../connector/drive/retry.js';
 import { GdriveBackupError } from '../../connector/errors/errors.js';
+import { canMountTmpfs, type FullDisk, mountFullDisk } from '../helpers/full-disk.js';
 import { bytesOf, type DataPathEnv, itemNamed, md5, startDataPath, upload } from './data-path-fixture.js';
 
 const context = { object: 'server', path: '/dumps/backup.tar', localFile: '/var/restore/piece' };
@@ -88,20 +88,9 @@ describe('local errnos under the Pacer', () => {
   });
 });
 
-/**
- * A character device that answers every write with ENOSPC, as /dev/full does. As root, a node
- * of its own (c 1 7) in the test's directory, so that the read's chmod of its target never
- * touches the system's /dev/full; otherwise /dev/full itself (the chmod then fails harmlessly).
- */
-function fullDevice(dir: string): string {
-  if (process.getuid?.() !== 0) return '/dev/full';
-  const path = join(dir, 'full');
-  execFileSync('mknod', [path, 'c', '1', '7']);
-  return path;
-}
-
-describe('a restore into a full disk', () => {
+describe.runIf(canMountTmpfs)('a restore into a full disk', () => {
   let env: DataPathEnv;
+  let disk: FullDisk;
   let content: Buffer;
   let fileId: string;
 
@@ -110,8 +99,10 @@ describe('a restore into a full disk', () => {
     content = bytesOf(300 * 1024, 9);
     await upload(env, 'restore-me.bin', [content]);
     fileId = itemNamed(env, 'restore-me.bin').id;
+    disk = mountFullDisk(env.workDir);
   });
   afterAll(async () => {
+    disk?.unmount();
     await env.close();
   });
 
@@ -124,7 +115,7 @@ describe('a restore into a full disk', () => {
       offset: 0,
       md5: md5(content),
     });
-    const full = fullDevice(env.workDir);
+    const full = join(disk.dir, 'restored.bin');
     env.sandbox.resetCounters();
     const error = await env.handles.readFile(fd, full, null).catch((e: unknown) => e);
     expect(error).toMatchObject({

@@ -1,16 +1,16 @@
 // Over the service's socket: a restore into a local file that cannot take the bytes (a full
 // device, a directory) answers 400 local_file_error naming the path and the cause, not 502
 // "Google Drive refused the request", and the handle reads on into a good file.
-import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ServiceClient } from '../../connector/cli/service-client.js';
 import { loadConfig } from '../../connector/config/config.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { type RunningService, startService } from '../../connector/service/serve-command.js';
 import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { canMountTmpfs, mountFullDisk } from '../helpers/full-disk.js';
 import { connectObject, raw } from './harness.js';
 
 const object: ObjectRef = { type: 'server', id: null };
@@ -21,7 +21,6 @@ let exchange: string;
 let service: RunningService;
 let client: ServiceClient;
 let socketPath: string;
-const isRoot = process.getuid?.() === 0;
 
 beforeAll(async () => {
   sandbox = await startSandbox({});
@@ -34,8 +33,7 @@ beforeAll(async () => {
       dataDir: join(root, 'data'),
       retryBaseMs: '5',
       logLevel: 'silent',
-      // Not root: the system's /dev/full is the full device (see fullDevice).
-      exchangeDirs: isRoot ? [exchange] : [exchange, '/dev'],
+      exchangeDirs: [exchange],
     },
     readFile: false,
   });
@@ -52,18 +50,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-/**
- * A device answering every write with ENOSPC: as root a node of its own (c 1 7, what /dev/full
- * is), so the read's chmod of its target never touches the system's; otherwise /dev/full.
- */
-function fullDevice(): string {
-  if (!isRoot) return '/dev/full';
-  const path = join(exchange, 'full');
-  execFileSync('mknod', [path, 'c', '1', '7']);
-  return path;
-}
-
-describe('restoring into a local file that fails', () => {
+describe.runIf(canMountTmpfs)('restoring into a local file that fails', () => {
   it('answers 400 local_file_error with the path and the cause, and the handle reads on', async () => {
     const data = Buffer.alloc(200_000, 7);
     const piece = join(exchange, 'piece');
@@ -77,7 +64,9 @@ describe('restoring into a local file that fails', () => {
         token: service.apiToken,
         body: JSON.stringify({ localFile, size: null }),
       });
-    const full = fullDevice();
+    const disk = mountFullDisk(exchange);
+    onTestFinished(() => disk.unmount());
+    const full = join(disk.dir, 'restored.tar');
     const answer = await read(full);
     expect(answer.status).toBe(400);
     expect(answer.body).toMatchObject({
