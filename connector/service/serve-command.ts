@@ -34,6 +34,11 @@ export interface StartServiceOptions {
   waitForLockMs?: number;
   /** Called once when the idle timeout stopped the service. */
   onIdleStop?: () => void;
+  /**
+   * Written (with this process's pid) once the data dir is ours and before the socket accepts:
+   * a client may read it as soon as the socket answers. Removed when the service stops.
+   */
+  pidFile?: string;
 }
 
 export interface RunningService {
@@ -132,12 +137,16 @@ export async function startService(
   });
   let stopping: Promise<void> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
+  const removePidFile = async () => {
+    if (options.pidFile !== undefined) await unlink(options.pidFile).catch(() => {});
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (idleTimer) clearTimeout(idleTimer);
       try {
         await app.close();
       } finally {
+        await removePidFile();
         await connector.close();
         resolveStopped();
       }
@@ -146,6 +155,8 @@ export async function startService(
   };
 
   try {
+    // The connector holds the data dir's lock: no other service can own this pid file now.
+    if (options.pidFile !== undefined) await writeFile(options.pidFile, `${process.pid}\n`, { mode: 0o600 });
     if (config.idleTimeout > 0) {
       const idleMs = config.idleTimeout * 1000;
       let inFlight = 0;
@@ -200,6 +211,7 @@ export async function startService(
       address = config.socketPath;
     }
   } catch (error) {
+    await removePidFile();
     await connector.close();
     throw error;
   }
@@ -211,9 +223,10 @@ export async function startService(
 /** What `gdrive-backup serve` runs: resolves when the service has stopped (exit 0). */
 export async function runServeCommand(config: Config): Promise<void> {
   switchToDataDirOwner(config.dataDir);
-  const service = await startService(config, { waitForLockMs: LOCK_WAIT_MS });
-  const pidFile = join(config.dataDir, 'connector.pid');
-  await writeFile(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  const service = await startService(config, {
+    waitForLockMs: LOCK_WAIT_MS,
+    pidFile: join(config.dataDir, 'connector.pid'),
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     service.app.log.info({ signal }, 'stopping');
     void service.stop();
@@ -225,6 +238,5 @@ export async function runServeCommand(config: Config): Promise<void> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    await unlink(pidFile).catch(() => {});
   }
 }

@@ -1,7 +1,9 @@
 // The service on a real unix socket, with the real connector and the sandbox: every route of
 // the design's HTTP API, the token, schema violations, exchange-dir confinement, error shapes.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -597,5 +599,118 @@ describe('logs', () => {
     for (const secret of [logged.apiToken, code, 'a-wrong-token-to-log', sandbox.env.GDRIVE_CLIENT_SECRET])
       expect(text).not.toContain(secret);
     expect(text).not.toMatch(/ya29|refresh_token":"[^[]/);
+  });
+});
+
+describe('logs of URLs and error codes', () => {
+  it('never log a query string (a ?token= stays out) and show error codes as they are', async () => {
+    const { lines, stream } = logCapture();
+    const config = serviceConfig(join(root, 'query-logged'));
+    const logged = await startService(config, { log: { level: 'info', stream } });
+    const leaked = `${logged.apiToken}`;
+    try {
+      await raw(config.socketPath, 'GET', `/v1/health?token=${leaked}`, { token: logged.apiToken });
+      await raw(config.socketPath, 'GET', `/v1/health?token=query-token-1&x=1`, {});
+      const missing = await raw(config.socketPath, 'GET', `${base}/stat?path=/nothing&token=query-token-2`, {
+        token: logged.apiToken,
+      });
+      expect(missing.status).toBe(400); // the unknown query field is refused, and logged without its value
+      await raw(config.socketPath, 'GET', `${base}/stat?path=/nothing`, { token: logged.apiToken });
+    } finally {
+      await logged.stop();
+    }
+    const text = lines.join('');
+    for (const secret of [leaked, 'query-token-1', 'query-token-2']) expect(text).not.toContain(secret);
+    expect(text).toContain('"url":"/v1/health"');
+    expect(text).not.toContain('[redacted]');
+    expect(text).toContain('"code":"unauthorized"');
+    expect(text).toContain('"code":"not_connected"');
+  });
+});
+
+describe('requests the router never sees', () => {
+  /** Writes `request` on a fresh connection and returns everything the service answered. */
+  function rawExchange(path: string, request: string | Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(answer));
+      socket.write(request);
+    });
+  }
+
+  function parsed(answer: string): { status: number; body: unknown } {
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), body: JSON.parse(body) };
+  }
+
+  const badRequest = (retryable = false) => ({
+    error: {
+      code: 'bad_request',
+      message: expect.stringMatching(/^The request is invalid: .+\.$/),
+      retryable,
+      params: { detail: expect.any(String) },
+    },
+  });
+
+  it('answers over-long headers with 431 and an over-long URL part with 414, in the API shape', async () => {
+    const header = `GET /v1/health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
+    expect(parsed(await rawExchange(socket, header))).toEqual({ status: 431, body: badRequest() });
+    const longFd = 'f'.repeat(300);
+    const request = `POST /v1/writes/${longFd}/close HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`;
+    expect(parsed(await rawExchange(socket, request))).toEqual({ status: 414, body: badRequest() });
+    const garbage = 'NOT HTTP AT ALL\r\n\r\n';
+    expect(parsed(await rawExchange(socket, garbage))).toEqual({ status: 400, body: badRequest() });
+  });
+
+  it('times out a half-sent request with 408 in the API shape', { timeout: 30_000 }, async () => {
+    const dataDir = join(root, 'timeout');
+    const config = serviceConfig(dataDir);
+    const app = buildService({
+      connector: service.connector,
+      config,
+      apiToken: token,
+      log: false,
+      requestTimeout: { ms: 500, checkEveryMs: 100 },
+    });
+    await mkdir(dataDir, { recursive: true });
+    await app.listen({ path: join(dataDir, 'slow.sock') });
+    try {
+      const half = `POST /v1/writes/x/append HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"localFi`;
+      expect(parsed(await rawExchange(join(dataDir, 'slow.sock'), half))).toEqual({
+        status: 408,
+        body: badRequest(true),
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps a request timeout by default', () => {
+    expect(service.app.server.requestTimeout).toBeGreaterThan(0);
+  });
+});
+
+describe('pid file', () => {
+  it('is written before the socket accepts and removed on stop', async () => {
+    const config = serviceConfig(join(root, 'pid'));
+    const pidFile = join(config.dataDir, 'connector.pid');
+    let pidWhenListening: string | undefined;
+    // fastify logs "Server listening at" from inside listen(), once the socket accepts.
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        if (chunk.toString().includes('Server listening at'))
+          pidWhenListening = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : 'absent';
+        done();
+      },
+    });
+    const started = await startService(config, { log: { level: 'info', stream }, pidFile });
+    expect(pidWhenListening).toBe(`${process.pid}\n`);
+    await started.stop();
+    expect(existsSync(pidFile)).toBe(false);
   });
 });
