@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, ConfigError } from '../config/config.js';
 import { createConnector } from '../connector.js';
 import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
-import { fromPino, type Log, silentLog } from '../log.js';
+import { fromPino, type Log, rotatingLogFile, silentLog } from '../log.js';
 import type { Connector } from '../transport/types.js';
 import { ensureApiToken } from './api-token.js';
 import type { ServiceApp } from './routes.js';
@@ -128,7 +128,20 @@ export async function startService(
   const apiToken = await ensureApiToken(config.dataDir);
   const log = forwardingLog();
   const connector = await connectorWhenUnlocked(config, log, options.waitForLockMs ?? 0);
-  const app = buildService({ connector, config, apiToken, log: options.log });
+  // Opened once the data dir is ours, so that the log file's rotation has one writer.
+  const logFile =
+    options.log === undefined && config.logFile !== ''
+      ? rotatingLogFile(config.logFile, config.logMaxSize, config.logKeep)
+      : undefined;
+  const closeLogFile = async () => {
+    if (logFile) await new Promise<void>((resolve) => logFile.end(resolve));
+  };
+  const app = buildService({
+    connector,
+    config,
+    apiToken,
+    log: logFile ? { stream: logFile } : options.log,
+  });
   log.target = fromPino(app.log);
   let address: string;
   let resolveStopped!: () => void;
@@ -148,6 +161,7 @@ export async function startService(
       } finally {
         await removePidFile();
         await connector.close();
+        await closeLogFile();
         resolveStopped();
       }
     })();
@@ -213,6 +227,7 @@ export async function startService(
   } catch (error) {
     await removePidFile();
     await connector.close();
+    await closeLogFile();
     throw error;
   }
 
