@@ -4,6 +4,7 @@
  * engine and one Pacer (the retry policy) that every Drive and OAuth request runs under.
  * The service, the CLI and the tests all start here.
  */
+import { Activity, recordingHandles, recordingTransport } from './activity.js';
 import { Accounts } from './auth/accounts.js';
 import { OAuthFlow } from './auth/oauth-flow.js';
 import type { Config } from './config/config.js';
@@ -59,7 +60,15 @@ export async function createConnector(
       failure: describeFailure(event.failure),
     }),
   );
-  const accounts = new Accounts({ config, secrets, state, log, counter });
+  const activity = new Activity(state, log);
+  const accounts = new Accounts({
+    config,
+    secrets,
+    state,
+    log,
+    counter,
+    onTokenRefresh: (object) => activity.tokenRefreshed(object),
+  });
   const mutex = new KeyedMutex();
   const contexts = new Map<string, ObjectContext>();
 
@@ -88,24 +97,28 @@ export async function createConnector(
     counter,
     log,
     ...(options.now ? { now: options.now } : {}),
-    // Another account (or none) makes the object's cached folder ids meaningless.
-    onAccountChanged: (object) => contextFor(object).folders.forget(),
+    // Another account (or none) makes the object's cached folder ids and its activity meaningless.
+    onAccountChanged: async (object) => {
+      await activity.forget(object);
+      return contextFor(object).folders.forget();
+    },
   });
 
-  const handles = new TransferHandles({
+  const engine = new TransferHandles({
     config,
     state,
     log,
     httpFor: (object) => accounts.httpFor(object),
     pacer,
   });
+  const handles = recordingHandles(engine, (fd) => engine.owner(fd), activity);
 
   let closed = false;
   return {
     oauth: flow,
     transport(object: ObjectRef, names: ObjectNames = {}) {
       const context = contextFor(object);
-      return new ObjectTransport(object, names, {
+      const transport = new ObjectTransport(object, names, {
         config,
         log,
         accounts,
@@ -113,10 +126,13 @@ export async function createConnector(
         api: context.api,
         engine: handles,
         check: (transport) => runCheck(transport, config, log),
+        activity,
       });
+      return recordingTransport(transport, activity);
     },
     appendFile: (fd, localFile) => handles.appendFile(fd, localFile),
     closeWrite: (fd) => handles.closeWrite(fd),
+    cancelWrite: (fd) => handles.cancelWrite(fd),
     readFile: (fd, localFile, size) => handles.readFile(fd, localFile, size),
     closeRead: (fd) => handles.closeRead(fd),
     openHandles: () => handles.openCount(),

@@ -29,6 +29,8 @@ export interface AccountsDeps {
   state: Keyv;
   log: Log;
   counter: RequestCounter;
+  /** Called after each access token refresh (connector/activity.ts records when). */
+  onTokenRefresh?: (object: ObjectRef) => void;
 }
 
 const tokenKey = (object: ObjectRef) => `refresh-token:${formatObjectRef(object)}`;
@@ -111,6 +113,7 @@ export class Accounts {
     const client = newOAuthClient(this.deps.config, this.deps.counter);
     client.setCredentials(credentials);
     client.on('tokens', (tokens) => {
+      this.deps.onTokenRefresh?.(object);
       // Google may rotate the refresh token; the access token stays in memory only.
       if (tokens.refresh_token && tokens.refresh_token !== refreshToken) {
         this.storeToken(object, tokens.refresh_token).catch((error: unknown) =>

@@ -245,11 +245,28 @@ export class TransferHandles implements HandleOperations {
     });
   }
 
+  /**
+   * Drops a write handle without finishing it (a put its user interrupted): its record and
+   * spool go, and the unfinished resumable session never becomes a file on Drive.
+   */
+  async cancelWrite(fd: string): Promise<void> {
+    await this.locks.run(fd, async () => {
+      await this.load(fd, 'write');
+      await this.forget(fd);
+    });
+  }
+
   async closeRead(fd: string): Promise<void> {
     await this.locks.run(fd, async () => {
       await this.load(fd, 'read');
       await this.forget(fd);
     });
+  }
+
+  /** The object and path an open fd transfers (for recording its outcome); undefined when unknown. */
+  async owner(fd: string): Promise<{ object: ObjectRef; path: string } | undefined> {
+    const record = FD_PATTERN.test(fd) ? await this.deps.state.get<HandleRecord>(RECORD_PREFIX + fd) : undefined;
+    return record ? { object: record.object, path: record.path } : undefined;
   }
 
   async openCount(): Promise<number> {
