@@ -33,7 +33,12 @@ export class Activity {
 
   failed(object: ObjectRef, path: string, error: unknown): void {
     const known = toGdriveBackupError(error);
-    this.record(object, 'error', { code: known.code, message: known.message, path, at: this.now().toISOString() });
+    this.record(object, 'error', {
+      code: known.code,
+      message: known.message,
+      path,
+      at: this.now().toISOString(),
+    });
   }
 
   async read(object: ObjectRef): Promise<AccountActivity> {
@@ -51,7 +56,9 @@ export class Activity {
 
   /** Forgets the object's facts (disconnect: they belonged to the old account). */
   async forget(object: ObjectRef): Promise<void> {
-    await Promise.all((['token', 'backup', 'error'] as const).map((fact) => this.state.delete(key(object, fact))));
+    await Promise.all(
+      (['token', 'backup', 'error'] as const).map((fact) => this.state.delete(key(object, fact))),
+    );
   }
 
   private record(object: ObjectRef, fact: 'token' | 'backup' | 'error', value: unknown): void {
@@ -105,7 +112,8 @@ export function recordingHandles<E extends HandleOperations>(
   const replaced = {
     appendFile: (...args: Parameters<Append>) =>
       append(...args).catch((error: unknown) => onFailure(args[0], error)),
-    readFile: (...args: Parameters<Read>) => read(...args).catch((error: unknown) => onFailure(args[0], error)),
+    readFile: (...args: Parameters<Read>) =>
+      read(...args).catch((error: unknown) => onFailure(args[0], error)),
     closeWrite: async (fd: string) => {
       // Asked first: a closed handle (or one its failure ended) has no record any more.
       const found = await owner(fd).catch(() => undefined);

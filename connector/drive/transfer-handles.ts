@@ -265,7 +265,9 @@ export class TransferHandles implements HandleOperations {
 
   /** The object and path an open fd transfers (for recording its outcome); undefined when unknown. */
   async owner(fd: string): Promise<{ object: ObjectRef; path: string } | undefined> {
-    const record = FD_PATTERN.test(fd) ? await this.deps.state.get<HandleRecord>(RECORD_PREFIX + fd) : undefined;
+    const record = FD_PATTERN.test(fd)
+      ? await this.deps.state.get<HandleRecord>(RECORD_PREFIX + fd)
+      : undefined;
     return record ? { object: record.object, path: record.path } : undefined;
   }
 
