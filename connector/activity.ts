@@ -20,6 +20,8 @@ export class Activity {
   constructor(
     private readonly state: Keyv,
     private readonly log: Log,
+    /** Records nothing (a read-only command: the refresh its own status call made is no news). */
+    private readonly readOnly = false,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -62,6 +64,7 @@ export class Activity {
   }
 
   private record(object: ObjectRef, fact: 'token' | 'backup' | 'error', value: unknown): void {
+    if (this.readOnly) return;
     this.state.set(key(object, fact), value).catch((error: unknown) =>
       this.log.warn('could not record activity', {
         object: formatObjectRef(object),

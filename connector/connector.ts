@@ -26,6 +26,8 @@ export interface ConnectorOptions {
   log?: Log;
   /** Clock of the OAuth state lifetime (tests move it). */
   now?: () => number;
+  /** Record no activity (connector/activity.ts): read-only CLI commands change nothing. */
+  readOnly?: boolean;
 }
 
 export interface CoreConnector extends Connector {
@@ -60,7 +62,7 @@ export async function createConnector(
       failure: describeFailure(event.failure),
     }),
   );
-  const activity = new Activity(state, log);
+  const activity = new Activity(state, log, options.readOnly);
   const accounts = new Accounts({
     config,
     secrets,

@@ -42,7 +42,8 @@ function completionCommand(program: Command): Command {
     .argument('<shell>', 'bash or zsh');
   withExamples(
     command,
-    'source <(gdrive-backup completion bash)      # in ~/.bashrc',
+    'gdrive-backup completion bash > /etc/bash_completion.d/gdrive-backup',
+    'source <(gdrive-backup completion bash)      # or this line in ~/.bashrc',
     'gdrive-backup completion zsh > "$fpath[1]/_gdrive-backup"   # then restart zsh',
   );
   return command.action((shell: string) => {

@@ -69,7 +69,7 @@ export async function openBackend(config: Config, readOnly = false): Promise<Bac
   const service = await ServiceClient.find(config);
   if (service) return service;
   if (readOnly && !(await mayHoldAccounts(config))) return noAccountBackend();
-  return inProcessBackend(await createConnector(config));
+  return inProcessBackend(await createConnector(config, { readOnly }));
 }
 
 async function mayHoldAccounts(config: Config): Promise<boolean> {

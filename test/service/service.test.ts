@@ -429,8 +429,9 @@ describe('loopback TCP', () => {
 
   it('stops by itself after the idle timeout when no handle is open', async () => {
     const config = serviceConfig(join(root, 'idle'), { idleTimeout: '1' });
-    const idle = await startService(config, { log: false });
+    // Before the start: the idle timer is armed during startService.
     const began = Date.now();
+    const idle = await startService(config, { log: false });
     let stoppedByIdle = false;
     await Promise.race([
       idle.stopped.then(() => {

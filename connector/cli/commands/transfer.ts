@@ -99,7 +99,8 @@ export function getCommand(): Command {
       new Option('--piece-size <size>', 'bytes per readFile call, e.g. 100MiB')
         .argParser(positiveByteCount)
         .default(PLESK_PIECE, '100MiB'),
-    );
+    )
+    .addOption(progressOption());
   addConfigOptions(command, [
     'downloadStreams',
     'downloadRangeSize',
