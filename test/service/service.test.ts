@@ -715,3 +715,64 @@ describe('pid file', () => {
     expect(existsSync(pidFile)).toBe(false);
   });
 });
+
+describe('account activity', () => {
+  it('GET account adds when connected, the last backup written and the last failed transfer', async () => {
+    const activityObject: ObjectRef = { type: 'customer', id: '44' };
+    const path = '/v1/objects/customer:44/account';
+    await connectObject(client, activityObject, 'activity');
+    const connected = await raw(socket, 'GET', path, { token });
+    const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(connected.body).toMatchObject({ connected: true, connectedAt: iso });
+    expect(connected.body).not.toHaveProperty('lastBackup');
+    // The code exchange brought a fresh access token: no refresh yet. Then Google drops it.
+    expect(connected.body).not.toHaveProperty('tokenRefreshedAt');
+    sandbox.setFaults('files.list:expire@1');
+    await client.list(activityObject, '/');
+    sandbox.setFaults('');
+    const exchange = await mkdtemp(join(tmpdir(), 'gdrive-service-activity-'));
+    try {
+      const local = join(exchange, 'piece');
+      await writeFile(local, randomBytes(300_000));
+      const fd = await client.openWrite(activityObject, '/a/backup.tar');
+      await client.append(fd, local);
+      await client.closeWrite(fd);
+      sandbox.setFaults('upload.chunk:quota403');
+      const failing = await client.openWrite(activityObject, '/a/second.tar');
+      await expect(client.append(failing, local)).rejects.toMatchObject({ code: 'drive_full' });
+      sandbox.setFaults('');
+      await client.cancelWrite(failing);
+      const answer = await raw(socket, 'GET', path, { token });
+      expect(answer.body).toMatchObject({
+        connected: true,
+        connectedAt: iso,
+        tokenRefreshedAt: iso,
+        lastBackup: { path: '/a/backup.tar', size: 300_000, at: iso },
+        lastError: {
+          code: 'drive_full',
+          message: expect.stringMatching(/^The Google Drive of customer:44 is full/),
+          path: '/a/second.tar',
+          at: iso,
+        },
+      });
+      // Another object's account shows nothing of it.
+      expect((await raw(socket, 'GET', `${base}/account`, { token })).body).not.toMatchObject({
+        lastError: { path: '/a/second.tar' },
+      });
+      // A cancelled write is gone: its fd is unknown now.
+      expect(
+        (
+          await raw(socket, 'POST', `/v1/writes/${failing}/append`, {
+            token,
+            body: JSON.stringify({ localFile: local }),
+          })
+        ).body,
+      ).toMatchObject({ error: { code: 'unknown_handle' } });
+      await client.disconnect(activityObject);
+      expect((await raw(socket, 'GET', path, { token })).body).toEqual({ connected: false });
+    } finally {
+      sandbox.setFaults('');
+      await rm(exchange, { recursive: true, force: true });
+    }
+  });
+});
