@@ -119,7 +119,7 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const unsupported = unsupportedNodeMessage();
   if (unsupported !== undefined) {
-    process.stderr.write(`${unsupported}\n`);
+    process.stderr.write(`error: ${unsupported}\n`);
     return 1;
   }
   try {

@@ -37,7 +37,9 @@ export function benchCommand(): Command {
     } catch (error) {
       // The bench's failures are its own (a child that died, a transfer that went wrong): say
       // exactly what, not the catalogue's generic sentence.
-      process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `error: the benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       process.exitCode = 1;
     }
   });
