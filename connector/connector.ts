@@ -120,15 +120,17 @@ export async function createConnector(
     oauth: flow,
     transport(object: ObjectRef, names: ObjectNames = {}) {
       const context = contextFor(object);
+      const deps = { config, log, accounts, folders: context.folders, api: context.api, activity };
+      // check()'s probe file is no backup: it runs on the engine that records nothing.
+      const probing = new ObjectTransport(object, names, {
+        ...deps,
+        engine,
+        check: () => Promise.reject(new Error('check() inside check()')),
+      });
       const transport = new ObjectTransport(object, names, {
-        config,
-        log,
-        accounts,
-        folders: context.folders,
-        api: context.api,
+        ...deps,
         engine: handles,
-        check: (transport) => runCheck(transport, config, log),
-        activity,
+        check: () => runCheck(probing, config, log),
       });
       return recordingTransport(transport, activity);
     },

@@ -8,6 +8,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { type ErrorCode, GdriveBackupError, toGdriveBackupError } from '../errors/errors.js';
+import { ServiceError } from './service-client.js';
 
 export const EXIT_CODES = {
   ok: 0,
@@ -99,6 +100,8 @@ export function cliMessage(error: unknown): string {
   if (error instanceof ConfigError) return `${error.message}.`;
   if (error instanceof Interrupted) return error.message;
   const known = toGdriveBackupError(error);
+  // The service's own unexpected failure is in its log, which its sentence points to.
+  if (known.code === 'internal' && error instanceof ServiceError) return known.message;
   const template = CLI_SENTENCES[known.code];
   let params = known.params;
   if (known.code === 'internal' && (known.cause as NodeJS.ErrnoException | undefined)?.code !== undefined)

@@ -178,6 +178,8 @@ describe('against a connected account', () => {
     sandbox.setFaults('');
     expect(full.code).toBe(1);
     expect(full.stderr).toMatch(/^error: The Google Drive of server is full/);
+    // check()'s probe file is written and read back, but it is no backup.
+    expect((await run(['check'])).code).toBe(0);
     const status = JSON.parse((await run(['status', '--json'])).stdout);
     const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(status).toMatchObject({
