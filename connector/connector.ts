@@ -4,6 +4,7 @@
  * engine and one Pacer (the retry policy) that every Drive and OAuth request runs under.
  * The service, the CLI and the tests all start here.
  */
+import { Activity, recordingHandles, recordingTransport } from './activity.js';
 import { Accounts } from './auth/accounts.js';
 import { OAuthFlow } from './auth/oauth-flow.js';
 import type { Config } from './config/config.js';
@@ -25,6 +26,8 @@ export interface ConnectorOptions {
   log?: Log;
   /** Clock of the OAuth state lifetime (tests move it). */
   now?: () => number;
+  /** Record no activity (connector/activity.ts): read-only CLI commands change nothing. */
+  readOnly?: boolean;
 }
 
 export interface CoreConnector extends Connector {
@@ -59,7 +62,15 @@ export async function createConnector(
       failure: describeFailure(event.failure),
     }),
   );
-  const accounts = new Accounts({ config, secrets, state, log, counter });
+  const activity = new Activity(state, log, options.readOnly);
+  const accounts = new Accounts({
+    config,
+    secrets,
+    state,
+    log,
+    counter,
+    onTokenRefresh: (object) => activity.tokenRefreshed(object),
+  });
   const mutex = new KeyedMutex();
   // What the connector made or finished, for look-ups Drive's lists have not caught up with.
   const recent = new RecentItems(state, options.now);
@@ -93,11 +104,14 @@ export async function createConnector(
     counter,
     log,
     ...(options.now ? { now: options.now } : {}),
-    // Another account (or none) makes the object's cached folder ids meaningless.
-    onAccountChanged: (object) => contextFor(object).folders.forget(),
+    // Another account (or none) makes the object's cached folder ids and its activity meaningless.
+    onAccountChanged: async (object) => {
+      await activity.forget(object);
+      return contextFor(object).folders.forget();
+    },
   });
 
-  const handles = new TransferHandles({
+  const engine = new TransferHandles({
     config,
     state,
     log,
@@ -105,6 +119,7 @@ export async function createConnector(
     pacer,
     recent,
   });
+  const handles = recordingHandles(engine, (fd) => engine.owner(fd), activity);
 
   let closed = false;
   return {
@@ -112,18 +127,23 @@ export async function createConnector(
     ...(stores.clientSecrets ? { clientSecrets: stores.clientSecrets } : {}),
     transport(object: ObjectRef, names: ObjectNames = {}) {
       const context = contextFor(object);
-      return new ObjectTransport(object, names, {
-        config,
-        log,
-        accounts,
-        folders: context.folders,
-        api: context.api,
-        engine: handles,
-        check: (transport) => runCheck(transport, config, log),
+      const deps = { config, log, accounts, folders: context.folders, api: context.api, activity };
+      // check()'s probe file is no backup: it runs on the engine that records nothing.
+      const probing = new ObjectTransport(object, names, {
+        ...deps,
+        engine,
+        check: () => Promise.reject(new Error('check() inside check()')),
       });
+      const transport = new ObjectTransport(object, names, {
+        ...deps,
+        engine: handles,
+        check: () => runCheck(probing, config, log),
+      });
+      return recordingTransport(transport, activity);
     },
     appendFile: (fd, localFile, options) => handles.appendFile(fd, localFile, options),
     closeWrite: (fd) => handles.closeWrite(fd),
+    cancelWrite: (fd) => handles.cancelWrite(fd),
     readFile: (fd, localFile, size, options) => handles.readFile(fd, localFile, size, options),
     closeRead: (fd) => handles.closeRead(fd),
     openHandles: () => handles.openCount(),

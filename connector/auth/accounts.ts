@@ -23,7 +23,7 @@ import { AuthorizedHttp, type RequestCounter } from '../drive/authorized-http.js
 import type { DriveHttp } from '../drive/drive-http.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
+import { formatObjectRef, type ObjectRef, parseObjectRef } from '../transport/object-ref.js';
 import { newOAuthClient } from './oauth-client.js';
 
 export interface AccountRecord {
@@ -43,6 +43,8 @@ export interface AccountsDeps {
   state: Keyv;
   log: Log;
   counter: RequestCounter;
+  /** Called after each access token refresh (connector/activity.ts records when). */
+  onTokenRefresh?: (object: ObjectRef) => void;
 }
 
 interface GrantEntry {
@@ -306,6 +308,14 @@ export class Accounts {
       // Google may rotate the refresh token; the access token stays in memory only. A retired
       // client (account forgotten or reconnected) stores nothing.
       if (this.clients.get(grant) !== client) return;
+      const refreshed = this.deps.onTokenRefresh;
+      if (refreshed)
+        this.index().then(
+          (index) => {
+            for (const object of index[grant]?.objects ?? []) refreshed(parseObjectRef(object));
+          },
+          () => undefined,
+        );
       if (tokens.refresh_token && tokens.refresh_token !== refreshToken) {
         refreshToken = tokens.refresh_token;
         this.secretsCall(() => this.deps.secrets.set(grantTokenKey(grant), tokens.refresh_token)).catch(

@@ -15,6 +15,15 @@ import type {
   WriteResult,
 } from '../transport/types.js';
 
+/**
+ * The optional last argument of append and read: `onProgress` hears the bytes of this call
+ * moved so far, as the engine sends or receives them (chunk by chunk in this process). Over
+ * the HTTP API a call answers only when it is done, so there it is told once, at the end.
+ */
+export interface TransferProgress {
+  onProgress?: (bytesInThisCall: number) => void;
+}
+
 export interface Backend {
   /** 'service' when requests go over HTTP, 'in-process' otherwise (shown by `status`). */
   readonly mode: 'service' | 'in-process';
@@ -31,16 +40,23 @@ export interface Backend {
   deleteFile(object: ObjectRef, path: string): Promise<void>;
   deleteDir(object: ObjectRef, path: string): Promise<void>;
   openWrite(object: ObjectRef, path: string): Promise<string>;
-  append(fd: string, localFile: string): Promise<number>;
+  append(fd: string, localFile: string, options?: TransferProgress): Promise<number>;
   closeWrite(fd: string): Promise<WriteResult>;
+  /** Drops an unfinished write: nothing is stored, the handle and its spool go. */
+  cancelWrite(fd: string): Promise<void>;
   openRead(object: ObjectRef, path: string, offset: number): Promise<string>;
-  read(fd: string, localFile: string, size: number | null): Promise<number>;
+  read(fd: string, localFile: string, size: number | null, options?: TransferProgress): Promise<number>;
   closeRead(fd: string): Promise<void>;
   close(): Promise<void>;
 }
 
 /** The in-process backend: the connector itself (it holds the data dir's lock until close). */
 export function inProcessBackend(connector: Connector): Backend {
+  // The engine takes the same { onProgress } as its optional last argument.
+  const handles: {
+    appendFile(fd: string, localFile: string, options?: TransferProgress): Promise<number>;
+    readFile(fd: string, localFile: string, size: number | null, options?: TransferProgress): Promise<number>;
+  } = connector;
   return {
     mode: 'in-process',
     account: (object) => connector.transport(object).account(),
@@ -55,10 +71,11 @@ export function inProcessBackend(connector: Connector): Backend {
     deleteFile: (object, path) => connector.transport(object).deleteFile(path),
     deleteDir: (object, path) => connector.transport(object).deleteDir(path),
     openWrite: (object, path) => connector.transport(object).openFileWrite(path),
-    append: (fd, localFile) => connector.appendFile(fd, localFile),
+    append: (fd, localFile, options) => handles.appendFile(fd, localFile, options),
     closeWrite: (fd) => connector.closeWrite(fd),
+    cancelWrite: (fd) => connector.cancelWrite(fd),
     openRead: (object, path, offset) => connector.transport(object).openFileRead(path, offset),
-    read: (fd, localFile, size) => connector.readFile(fd, localFile, size),
+    read: (fd, localFile, size, options) => handles.readFile(fd, localFile, size, options),
     closeRead: (fd) => connector.closeRead(fd),
     close: () => connector.close(),
   };

@@ -3,7 +3,10 @@
  * config.ts's SETTINGS table (all accepted by every command; each command shows in its help the
  * ones that matter to it, and the top-level help lists the whole table).
  */
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { parseByteSize } from '../config/byte-size.js';
 import {
   type Config,
   type ConfigOverrides,
@@ -12,20 +15,20 @@ import {
   SETTINGS,
 } from '../config/config.js';
 import { createConnector } from '../connector.js';
-import { type ObjectRef, parseObjectRef } from '../transport/object-ref.js';
+import { GdriveBackupError } from '../errors/errors.js';
+import { SECRETS_KEY_FILE } from '../store/stores.js';
+import { formatObjectRef, type ObjectRef, parseObjectRef } from '../transport/object-ref.js';
 import { type Backend, inProcessBackend } from './backend.js';
 import { ServiceClient } from './service-client.js';
 
 type SettingKey = (typeof SETTINGS)[number]['key'];
 
+export const OBJECT_HELP = 'server, reseller:<id>, customer:<id> or subscription:<id> (default: server)';
+
 /** Adds the config flags; `shown` are listed in the command's help, the rest are accepted silently. */
 export function addConfigOptions(command: Command, shown: SettingKey[] = [], withObject = true): Command {
-  if (withObject)
-    command.option(
-      '--object <object>',
-      'server, reseller:<id>, customer:<id> or subscription:<id>',
-      'server',
-    );
+  // No commander default: a --object given before the command (main.ts) must not be overridden.
+  if (withObject) command.option('--object <object>', OBJECT_HELP);
   for (const setting of SETTINGS) {
     const option = new Option(`${setting.flag} <value>`, `${setting.help} (${setting.accepts})`);
     if (setting.key !== 'dataDir' && !shown.includes(setting.key)) option.hideHelp();
@@ -57,21 +60,37 @@ export function commandObject(options: Record<string, unknown>): ObjectRef {
 /**
  * The service on this data dir when one answers, else an in-process connector. Only one
  * process may own a data dir, so with no service the command holds its lock until it ends.
+ *
+ * `readOnly` commands (status, ls, stat, quota) change nothing: where no account can have been
+ * connected yet (no data dir, or no secrets key of the embedded secrets store, which opening a
+ * connector would create) they answer from noAccountBackend instead of making those files.
  */
-export async function openBackend(config: Config): Promise<Backend> {
+export async function openBackend(config: Config, readOnly = false): Promise<Backend> {
   const service = await ServiceClient.find(config);
   if (service) return service;
-  return inProcessBackend(await createConnector(config));
+  if (readOnly && !(await mayHoldAccounts(config))) return noAccountBackend();
+  return inProcessBackend(await createConnector(config, { readOnly }));
+}
+
+async function mayHoldAccounts(config: Config): Promise<boolean> {
+  const exists = (path: string) =>
+    access(path).then(
+      () => true,
+      () => false,
+    );
+  if (!(await exists(config.dataDir))) return false;
+  return config.secretsStore !== 'file' || exists(join(config.dataDir, SECRETS_KEY_FILE));
 }
 
 /** Runs `fn` with a backend and closes it afterwards. */
 export async function withBackend<T>(
   options: Record<string, unknown>,
   fn: (backend: Backend, object: ObjectRef, config: Config) => Promise<T>,
+  { readOnly = false }: { readOnly?: boolean } = {},
 ): Promise<T> {
   const config = commandConfig(options);
   const object = commandObject(options);
-  const backend = await openBackend(config);
+  const backend = await openBackend(config, readOnly);
   try {
     return await fn(backend, object, config);
   } finally {
@@ -79,15 +98,13 @@ export async function withBackend<T>(
   }
 }
 
-/** Parses a byte count argument (commander calls it; a bad value is a usage error). */
+/** Parses a byte count argument with the settings' parser (a bad value is a usage error). */
 export function byteCount(raw: string): number {
-  const match = /^(\d+)([KMG]i?B?)?$/i.exec(raw.trim());
-  if (!match) throw new InvalidArgumentError('expected bytes, e.g. 104857600 or 100MiB');
-  const unit = (match[2] ?? '').toUpperCase().replace(/I?B$/, '');
-  const factor = unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1;
-  const value = Number(match[1]) * factor;
-  if (!Number.isSafeInteger(value)) throw new InvalidArgumentError('too large');
-  return value;
+  try {
+    return parseByteSize(raw);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 export function positiveByteCount(raw: string): number {
@@ -112,4 +129,41 @@ export function settingsHelp(): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * What a data dir in which no account was ever connected answers, without touching it: no
+ * account for any object, and not_connected for everything that needs one.
+ */
+function noAccountBackend(): Backend {
+  const none = (object: ObjectRef) =>
+    Promise.reject(new GdriveBackupError('not_connected', { object: formatObjectRef(object) }));
+  const noHandle = (fd: string) => Promise.reject(new GdriveBackupError('unknown_handle', { fd }));
+  return {
+    mode: 'in-process',
+    account: async () => ({ connected: false }),
+    oauthStart: none,
+    oauthFinish: none,
+    disconnect: none,
+    check: none,
+    quota: none,
+    stat: none,
+    list: none,
+    createDir: none,
+    deleteFile: none,
+    deleteDir: none,
+    openWrite: none,
+    append: noHandle,
+    closeWrite: noHandle,
+    cancelWrite: noHandle,
+    openRead: none,
+    read: noHandle,
+    closeRead: noHandle,
+    close: async () => {},
+  };
+}
+
+/** Adds an "Examples:" section to the command's help. */
+export function withExamples(command: Command, ...lines: string[]): Command {
+  return command.addHelpText('after', `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}`);
 }

@@ -18,14 +18,20 @@ import type {
   Quota,
   WriteResult,
 } from '../transport/types.js';
-import type { Backend } from './backend.js';
+import type { Backend, TransferProgress } from './backend.js';
 
 export type ServiceEndpoint = { socketPath: string } | { host: string; port: number };
 
-/** An error answered by the service, carrying the service's sentence. */
+/** An error answered by the service, carrying the service's sentence and its params. */
 export class ServiceError extends GdriveBackupError {
-  constructor(code: ErrorCode, message: string, retryable: boolean, status: number) {
-    super(code, {}, { retryable });
+  constructor(
+    code: ErrorCode,
+    message: string,
+    retryable: boolean,
+    status: number,
+    params: Record<string, string> = {},
+  ) {
+    super(code, params, { retryable });
     this.message = message;
     Object.defineProperty(this, 'status', { value: status });
   }
@@ -96,10 +102,25 @@ export class ServiceClient implements Backend {
       req.on('error', reject);
       req.end(payload);
     });
-    const parsed: unknown = text === '' ? undefined : JSON.parse(text);
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      // Not the API's JSON (something else answers on the socket): the status says enough.
+      parsed = undefined;
+    }
     if (status >= 400) {
       const error = (
-        parsed as { error?: { code?: string; message?: string; retryable?: boolean } } | undefined
+        parsed as
+          | {
+              error?: {
+                code?: string;
+                message?: string;
+                retryable?: boolean;
+                params?: Record<string, string>;
+              };
+            }
+          | undefined
       )?.error;
       const code = (error?.code !== undefined && error.code in ERRORS ? error.code : 'internal') as ErrorCode;
       throw new ServiceError(
@@ -107,6 +128,7 @@ export class ServiceClient implements Backend {
         error?.message ?? `The connector service answered HTTP ${status}.`,
         error?.retryable ?? false,
         status,
+        error?.params ?? {},
       );
     }
     return parsed as T;
@@ -177,27 +199,43 @@ export class ServiceClient implements Backend {
     return (await this.call<{ fd: string }>('POST', this.objectPath(object, 'writes'), { path })).fd;
   }
 
-  async append(fd: string, localFile: string): Promise<number> {
-    return (
-      await this.call<{ bytes: number }>('POST', `/v1/writes/${encodeURIComponent(fd)}/append`, { localFile })
-    ).bytes;
+  /** The API answers once the piece is sent: progress is told then, with the whole piece. */
+  async append(fd: string, localFile: string, options?: TransferProgress): Promise<number> {
+    const { bytes } = await this.call<{ bytes: number }>(
+      'POST',
+      `/v1/writes/${encodeURIComponent(fd)}/append`,
+      {
+        localFile,
+      },
+    );
+    options?.onProgress?.(bytes);
+    return bytes;
   }
 
   closeWrite(fd: string): Promise<WriteResult> {
     return this.call('POST', `/v1/writes/${encodeURIComponent(fd)}/close`);
   }
 
+  async cancelWrite(fd: string): Promise<void> {
+    await this.call('POST', `/v1/writes/${encodeURIComponent(fd)}/cancel`);
+  }
+
   async openRead(object: ObjectRef, path: string, offset: number): Promise<string> {
     return (await this.call<{ fd: string }>('POST', this.objectPath(object, 'reads'), { path, offset })).fd;
   }
 
-  async read(fd: string, localFile: string, size: number | null): Promise<number> {
-    return (
-      await this.call<{ bytes: number }>('POST', `/v1/reads/${encodeURIComponent(fd)}/read`, {
-        localFile,
-        size,
-      })
-    ).bytes;
+  async read(
+    fd: string,
+    localFile: string,
+    size: number | null,
+    options?: TransferProgress,
+  ): Promise<number> {
+    const { bytes } = await this.call<{ bytes: number }>('POST', `/v1/reads/${encodeURIComponent(fd)}/read`, {
+      localFile,
+      size,
+    });
+    options?.onProgress?.(bytes);
+    return bytes;
   }
 
   async closeRead(fd: string): Promise<void> {

@@ -3,6 +3,12 @@
  * pieces + closeFile; a read is openFileRead + readFile of sized pieces + closeFile. Pieces are
  * temp files in the system temp dir (an exchange dir, so the service accepts them); the next
  * piece is cut while the current one is being appended, like Plesk archiving ahead.
+ *
+ * Progress is told as the engine moves bytes (each chunk, in this process) and at least at
+ * each piece's end (through the service, whose calls answer when a piece is done).
+ * An aborted `signal` (Ctrl-C) stops at the end of the piece in flight: a put's handle is
+ * cancelled (nothing stored, its spool removed), a get's handle closed and its partial local
+ * file removed; then Interrupted is thrown.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -12,7 +18,9 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { ObjectRef } from '../transport/object-ref.js';
+import type { WriteResult } from '../transport/types.js';
 import type { Backend } from './backend.js';
+import { Interrupted, localFileError } from './cli-errors.js';
 
 /** The piece Plesk hands to appendFile and asks of readFile: 100 MiB. */
 export const PLESK_PIECE = 100 * 1024 * 1024;
@@ -47,10 +55,11 @@ export async function putFile(options: {
   remote: string;
   pieceSize: number;
   onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
 }): Promise<TransferResult & { md5: string }> {
-  const { backend, object, local, remote, pieceSize } = options;
-  const info = await stat(local).catch((error: Error) => {
-    throw new GdriveBackupError('local_file_error', { path: local, reason: error.message });
+  const { backend, object, local, remote, pieceSize, signal } = options;
+  const info = await stat(local).catch((error: unknown) => {
+    throw localFileError(local, error);
   });
   if (!info.isFile())
     throw new GdriveBackupError('local_file_error', { path: local, reason: 'not a regular file' });
@@ -81,14 +90,30 @@ export async function putFile(options: {
     const fd = await backend.openWrite(object, remote);
     let sent = 0;
     pending = pieces > 0 ? cut(0) : undefined;
-    for (let index = 0; index < pieces; index++) {
-      const path = await pending!;
-      pending = index + 1 < pieces ? cut(index + 1) : undefined;
-      sent += await backend.append(fd, path);
-      await unlink(path);
-      options.onProgress?.(sent, total);
-    }
-    const result = await backend.closeWrite(fd);
+    const sendPieces = async (): Promise<WriteResult> => {
+      for (let index = 0; index < pieces; index++) {
+        const path = await pending!;
+        pending = index + 1 < pieces ? cut(index + 1) : undefined;
+        const before = sent;
+        sent += await backend.append(fd, path, {
+          onProgress: (bytes) => options.onProgress?.(before + bytes, total),
+        });
+        await unlink(path);
+        options.onProgress?.(sent, total);
+        if (signal?.aborted) {
+          await backend.cancelWrite(fd);
+          throw new Interrupted(
+            `interrupted: the upload of "${remote}" was cancelled after ${sent} of ${total} bytes; nothing was stored on Google Drive.`,
+          );
+        }
+      }
+      return backend.closeWrite(fd);
+    };
+    const result = await sendPieces().catch(async (error: unknown) => {
+      // Nobody carries on with a put's handle once the command has ended.
+      if (!(error instanceof Interrupted)) await backend.cancelWrite(fd).catch(() => {});
+      throw error;
+    });
     const sha256 = hash.digest('hex');
     if (result.size !== total || result.sha256 !== sha256)
       throw new GdriveBackupError('verification_failed', {
@@ -112,8 +137,9 @@ export async function getFile(options: {
   size?: number;
   pieceSize: number;
   onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
 }): Promise<TransferResult & { verifiedMd5: boolean }> {
-  const { backend, object, remote, local, offset, pieceSize } = options;
+  const { backend, object, remote, local, offset, pieceSize, signal } = options;
   const entry = await backend.stat(object, remote);
   if (entry === null) throw new GdriveBackupError('not_found', { path: remote });
   if (entry.isDir) throw new GdriveBackupError('is_a_directory', { path: remote });
@@ -124,25 +150,37 @@ export async function getFile(options: {
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
   const { dir } = await pieceDir(backend, options.dataDir);
-  const out = await open(local, 'w', 0o600).catch((error: Error) => {
-    throw new GdriveBackupError('local_file_error', { path: local, reason: error.message });
+  const out = await open(local, 'w', 0o600).catch((error: unknown) => {
+    throw localFileError(local, error);
   });
+  let interrupted = false;
   try {
     const fd = await backend.openRead(object, remote, offset);
     let received = 0;
     try {
       for (let index = 0; received < total; index++) {
         const path = join(dir, `piece-${index}`);
-        const got = await backend.read(fd, path, Math.min(pieceSize, total - received));
+        const before = received;
+        const got = await backend.read(fd, path, Math.min(pieceSize, total - received), {
+          onProgress: (bytes) => options.onProgress?.(before + bytes, total),
+        });
         if (got === 0) break;
         for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
           sha256.update(chunk);
           md5.update(chunk);
-          await out.write(chunk);
+          await out.write(chunk).catch((error: unknown) => {
+            throw localFileError(local, error);
+          });
         }
         await unlink(path);
         received += got;
         options.onProgress?.(received, total);
+        if (signal?.aborted && received < total) {
+          interrupted = true;
+          throw new Interrupted(
+            `interrupted: the download of "${remote}" was cancelled after ${received} of ${total} bytes; the incomplete "${local}" was removed.`,
+          );
+        }
       }
     } finally {
       await backend.closeRead(fd);
@@ -167,6 +205,7 @@ export async function getFile(options: {
     };
   } finally {
     await out.close();
+    if (interrupted) await rm(local, { force: true });
     await rm(dir, { recursive: true, force: true });
   }
 }

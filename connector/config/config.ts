@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import envPaths from 'env-paths';
+import { BYTE_SIZE_ACCEPTS, parseByteSize } from './byte-size.js';
 
 export const RESUMABLE_CHUNK_ALIGNMENT = 256 * 1024;
 
@@ -62,6 +63,14 @@ export interface Config {
   retryBaseMs: number;
   /** check() warns when free quota is below this many bytes. */
   lowQuotaBytes: number;
+  /** Bytes per second for all uploads and downloads of the connector together; 0 = no limit. */
+  bandwidthLimit: number;
+  /** Where the service writes its log, rotated by size; '' = standard output. */
+  logFile: string;
+  /** Size at which the log file is rotated. */
+  logMaxSize: number;
+  /** Rotated log files kept beside the current one (`<log file>.1` is the newest). */
+  logKeep: number;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -137,11 +146,22 @@ function oneOf<T extends string>(...values: T[]): Parser<T> {
   };
 }
 
+/** A byte size (parseByteSize: 16MiB, 262144, 1G) within min..max. */
+function size(min: number, max: number): Parser<number> {
+  return (raw) => {
+    const value = parseByteSize(raw);
+    if (value < min || value > max) throw new Error(`out of range ${min}..${max}`);
+    return value;
+  };
+}
+
 const chunkSize: Parser<number> = (raw) => {
-  const value = int(RESUMABLE_CHUNK_ALIGNMENT, 1024 * 1024 * 1024)(raw);
+  const value = size(RESUMABLE_CHUNK_ALIGNMENT, 1024 * 1024 * 1024)(raw);
   if (value % RESUMABLE_CHUNK_ALIGNMENT !== 0) throw new Error('not a multiple of 262144 (256 KiB)');
   return value;
 };
+
+const optionalAbsPath: Parser<string> = (raw) => (raw === '' ? raw : absPath(raw));
 
 const pathList: Parser<string[]> = (raw) =>
   raw
@@ -265,7 +285,7 @@ export const SETTINGS = [
     flag: '--chunk-size',
     default: () => 1024 * MIB,
     parse: chunkSize,
-    accepts: 'bytes, a multiple of 262144 (256 KiB)',
+    accepts: 'a size, a multiple of 262144 (256 KiB), e.g. 16MiB',
     help: 'Most bytes one resumable-upload request carries (each appendFile piece goes in one request up to this; lower it for proxies that limit request sizes); memory does not depend on it',
   },
   {
@@ -282,8 +302,8 @@ export const SETTINGS = [
     env: 'GDRIVE_DOWNLOAD_RANGE_SIZE',
     flag: '--download-range-size',
     default: () => 16 * MIB,
-    parse: int(64 * 1024, 1024 * MIB),
-    accepts: 'bytes, 65536..1073741824',
+    parse: size(64 * 1024, 1024 * MIB),
+    accepts: 'a size, 64KiB..1GiB',
     help: 'Bytes per ranged GET when a read is split across streams',
   },
   {
@@ -403,9 +423,45 @@ export const SETTINGS = [
     env: 'GDRIVE_LOW_QUOTA_BYTES',
     flag: '--low-quota-bytes',
     default: () => 10 * 1024 * MIB,
-    parse: int(0, Number.MAX_SAFE_INTEGER),
-    accepts: 'bytes',
+    parse: size(0, Number.MAX_SAFE_INTEGER),
+    accepts: BYTE_SIZE_ACCEPTS,
     help: 'check() warns when free Drive space is below this',
+  },
+  {
+    key: 'bandwidthLimit',
+    env: 'GDRIVE_BANDWIDTH_LIMIT',
+    flag: '--bandwidth-limit',
+    default: () => 0,
+    parse: size(0, Number.MAX_SAFE_INTEGER),
+    accepts: `bytes per second as a size (e.g. 20MiB), 0 = no limit`,
+    help: "Upload and download bandwidth of the whole connector, shared by all transfers (e.g. to stay under Google's 750 GB a day: 8MiB)",
+  },
+  {
+    key: 'logFile',
+    env: 'GDRIVE_BACKUP_LOG_FILE',
+    flag: '--log-file',
+    default: () => '',
+    parse: optionalAbsPath,
+    accepts: "an absolute path, or '' for standard output",
+    help: 'File the service logs to, rotated by size (the Plesk extension uses <data dir>/connector.log)',
+  },
+  {
+    key: 'logMaxSize',
+    env: 'GDRIVE_BACKUP_LOG_MAX_SIZE',
+    flag: '--log-max-size',
+    default: () => 10 * MIB,
+    parse: size(64 * 1024, 1024 * 1024 * MIB),
+    accepts: 'a size, 64KiB..1TiB',
+    help: 'The log file is rotated when it reaches this size',
+  },
+  {
+    key: 'logKeep',
+    env: 'GDRIVE_BACKUP_LOG_KEEP',
+    flag: '--log-keep',
+    default: () => 5,
+    parse: int(1, 100),
+    accepts: 'a whole number 1..100',
+    help: 'Rotated log files kept (<log file>.1 is the newest); older ones are deleted',
   },
 ] as const satisfies readonly Setting<keyof Config>[];
 

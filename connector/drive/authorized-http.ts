@@ -17,6 +17,7 @@
 import { Readable } from 'node:stream';
 import type { gaxios, OAuth2Client } from 'google-auth-library';
 import { GdriveBackupError } from '../errors/errors.js';
+import { applyBandwidthLimit } from './bandwidth-limit.js';
 import type { DriveHttp, HttpOptions, HttpResponse } from './drive-http.js';
 import { DriveRequestError, failureFromError } from './retry.js';
 
@@ -92,6 +93,8 @@ export function applyTransportPolicy(
       return options;
     },
   });
+  // urls is the connector's config: its GDRIVE_BANDWIDTH_LIMIT paces uploads and downloads.
+  applyBandwidthLimit(client, urls);
 }
 
 /** Fresh tokens one request may use up on 401s before it is handed to the Pacer as a failure. */

@@ -293,6 +293,19 @@ export class TransferHandles implements HandleOperations {
     });
   }
 
+  /**
+   * Drops a write handle without finishing it (a put its user interrupted): the session is
+   * cancelled on Drive (best effort, as after a failed append), its record and spool go, and
+   * the files it would have replaced stay.
+   */
+  async cancelWrite(fd: string): Promise<void> {
+    await this.locks.run(fd, async () => {
+      const record = await this.load(fd, 'write');
+      await this.withUploadEnv(fd, record, (env) => abortUpload(env, record)).catch(() => undefined);
+      await this.forget(fd);
+    });
+  }
+
   /** [start, end) of the record's file into the target; returns the md5 advanced over it, if kept. */
   private async readInto(
     fd: string,
@@ -372,6 +385,14 @@ export class TransferHandles implements HandleOperations {
       await this.readAheads.discard(fd);
       await this.forget(fd);
     });
+  }
+
+  /** The object and path an open fd transfers (for recording its outcome); undefined when unknown. */
+  async owner(fd: string): Promise<{ object: ObjectRef; path: string } | undefined> {
+    const record = FD_PATTERN.test(fd)
+      ? await this.deps.state.get<HandleRecord>(RECORD_PREFIX + fd)
+      : undefined;
+    return record ? { object: record.object, path: record.path } : undefined;
   }
 
   async openCount(): Promise<number> {

@@ -119,6 +119,23 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
               connected: { type: 'boolean' },
               email: { type: 'string' },
               folder: { type: 'string' },
+              connectedAt: { type: 'string' },
+              tokenRefreshedAt: { type: 'string' },
+              lastBackup: {
+                type: 'object',
+                properties: { path: { type: 'string' }, size: { type: 'integer' }, at: { type: 'string' } },
+                required: ['path', 'size', 'at'],
+              },
+              lastError: {
+                type: 'object',
+                properties: {
+                  code: { type: 'string' },
+                  message: { type: 'string' },
+                  path: { type: 'string' },
+                  at: { type: 'string' },
+                },
+                required: ['code', 'message', 'path', 'at'],
+              },
             },
             required: ['connected'],
             additionalProperties: false,
@@ -308,6 +325,15 @@ export function registerRoutes(app: ServiceApp, connector: Connector, config: Co
       },
     },
     async (request) => connector.closeWrite(request.params.fd),
+  );
+
+  app.post(
+    '/v1/writes/:fd/cancel',
+    { schema: { params: fdParams, response: { 204: noContent } } },
+    async (request, reply) => {
+      await connector.cancelWrite(request.params.fd);
+      return reply.status(204).send(null);
+    },
   );
 
   app.post(

@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, ConfigError } from '../config/config.js';
 import { createConnector } from '../connector.js';
 import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
-import { fromPino, type Log, silentLog } from '../log.js';
+import { fromPino, type Log, rotatingLogFile, silentLog } from '../log.js';
 import type { Connector } from '../transport/types.js';
 import { ensureApiToken } from './api-token.js';
 import type { ServiceApp } from './routes.js';
@@ -34,6 +34,11 @@ export interface StartServiceOptions {
   waitForLockMs?: number;
   /** Called once when the idle timeout stopped the service. */
   onIdleStop?: () => void;
+  /**
+   * Written (with this process's pid) once the data dir is ours and before the socket accepts:
+   * a client may read it as soon as the socket answers. Removed when the service stops.
+   */
+  pidFile?: string;
 }
 
 export interface RunningService {
@@ -123,7 +128,20 @@ export async function startService(
   const apiToken = await ensureApiToken(config.dataDir);
   const log = forwardingLog();
   const connector = await connectorWhenUnlocked(config, log, options.waitForLockMs ?? 0);
-  const app = buildService({ connector, config, apiToken, log: options.log });
+  // Opened once the data dir is ours, so that the log file's rotation has one writer.
+  const logFile =
+    options.log === undefined && config.logFile !== ''
+      ? rotatingLogFile(config.logFile, config.logMaxSize, config.logKeep)
+      : undefined;
+  const closeLogFile = async () => {
+    if (logFile) await new Promise<void>((resolve) => logFile.end(resolve));
+  };
+  const app = buildService({
+    connector,
+    config,
+    apiToken,
+    log: logFile ? { stream: logFile } : options.log,
+  });
   log.target = fromPino(app.log);
   let address: string;
   let resolveStopped!: () => void;
@@ -132,13 +150,18 @@ export async function startService(
   });
   let stopping: Promise<void> | undefined;
   let idleTimer: NodeJS.Timeout | undefined;
+  const removePidFile = async () => {
+    if (options.pidFile !== undefined) await unlink(options.pidFile).catch(() => {});
+  };
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (idleTimer) clearTimeout(idleTimer);
       try {
         await app.close();
       } finally {
+        await removePidFile();
         await connector.close();
+        await closeLogFile();
         resolveStopped();
       }
     })();
@@ -146,6 +169,8 @@ export async function startService(
   };
 
   try {
+    // The connector holds the data dir's lock: no other service can own this pid file now.
+    if (options.pidFile !== undefined) await writeFile(options.pidFile, `${process.pid}\n`, { mode: 0o600 });
     if (config.idleTimeout > 0) {
       const idleMs = config.idleTimeout * 1000;
       let inFlight = 0;
@@ -202,7 +227,9 @@ export async function startService(
       address = config.socketPath;
     }
   } catch (error) {
+    await removePidFile();
     await connector.close();
+    await closeLogFile();
     throw error;
   }
 
@@ -213,9 +240,10 @@ export async function startService(
 /** What `gdrive-backup serve` runs: resolves when the service has stopped (exit 0). */
 export async function runServeCommand(config: Config): Promise<void> {
   switchToDataDirOwner(config.dataDir);
-  const service = await startService(config, { waitForLockMs: LOCK_WAIT_MS });
-  const pidFile = join(config.dataDir, 'connector.pid');
-  await writeFile(pidFile, `${process.pid}\n`, { mode: 0o600 });
+  const service = await startService(config, {
+    waitForLockMs: LOCK_WAIT_MS,
+    pidFile: join(config.dataDir, 'connector.pid'),
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     service.app.log.info({ signal }, 'stopping');
     void service.stop();
@@ -227,6 +255,5 @@ export async function runServeCommand(config: Config): Promise<void> {
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    await unlink(pidFile).catch(() => {});
   }
 }

@@ -31,6 +31,7 @@ import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { formatObjectRef, type ObjectRef } from './object-ref.js';
 import type {
+  AccountActivity,
   AccountInfo,
   CheckResult,
   Entry,
@@ -56,6 +57,8 @@ export interface ObjectTransportDeps {
   api: () => Promise<DriveApi>;
   engine: TransferEngine;
   check: (transport: ObjectTransport) => Promise<CheckResult>;
+  /** What happened last on the account (connector/activity.ts), shown by account(). */
+  activity?: { read(object: ObjectRef): Promise<AccountActivity> };
 }
 
 export class ObjectTransport implements Transport {
@@ -83,7 +86,8 @@ export class ObjectTransport implements Transport {
     const record = await this.deps.accounts.record(this.object);
     const info: AccountInfo = { connected: true, folder: describeFolder(this.object, await this.location()) };
     if (record?.email) info.email = record.email;
-    return info;
+    if (record?.connectedAt) info.connectedAt = record.connectedAt;
+    return { ...info, ...(await this.deps.activity?.read(this.object)) };
   }
 
   check(): Promise<CheckResult> {

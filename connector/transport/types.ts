@@ -27,11 +27,21 @@ export interface CheckResult {
   warnings: string[];
 }
 
-export interface AccountInfo {
+/** What happened last on an object's account (recorded by connector/activity.ts); times in ISO 8601. */
+export interface AccountActivity {
+  tokenRefreshedAt?: string;
+  /** The last file written and verified by closeFile. */
+  lastBackup?: { path: string; size: number; at: string };
+  /** The last failed transfer (open, append, close, read), with the admin's sentence. */
+  lastError?: { code: string; message: string; path: string; at: string };
+}
+
+export interface AccountInfo extends AccountActivity {
   connected: boolean;
   email?: string;
   /** Human-readable location of the object's folder, e.g. "My Drive/Plesk Backups/host/subscription/example.com". */
   folder?: string;
+  connectedAt?: string;
 }
 
 export interface WriteResult {
@@ -89,6 +99,8 @@ export interface HandleOperations {
   appendFile(fd: string, localFile: string, options?: AppendOptions): Promise<number>;
   /** Finishes the upload and verifies it against Drive's checksums. */
   closeWrite(fd: string): Promise<WriteResult>;
+  /** Drops a write handle without finishing it: nothing is stored, its spool is removed. */
+  cancelWrite(fd: string): Promise<void>;
   /** Writes the next `size` bytes (all remaining when null) into localFile; returns bytes written. */
   readFile(fd: string, localFile: string, size: number | null, options?: ReadOptions): Promise<number>;
   closeRead(fd: string): Promise<void>;

@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 describe('usage', () => {
-  it('prints help with every command and the settings table, exit 0', async () => {
+  it('prints help with every command, the exit codes and where the settings are, exit 0', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
     for (const command of [
@@ -71,10 +71,21 @@ describe('usage', () => {
       'serve',
       'demo',
       'bench',
+      'settings',
+      'completion',
     ])
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
-    expect(help.stdout).toContain('GDRIVE_CHUNK_SIZE');
-    expect(help.stdout).toContain('--idle-timeout');
+    // The settings table has its own command; the top-level help says where it is.
+    expect(help.stdout).not.toContain('GDRIVE_CHUNK_SIZE');
+    expect(help.stdout).toContain('gdrive-backup settings');
+    expect(help.stdout).toMatch(/^ {2}3 +not found/m);
+    expect(help.stdout).toMatch(/^ {2}4 +a passing failure/m);
+    expect(help.stdout).toMatch(/^ {2}5 +locked/m);
+    const settings = await run(['settings']);
+    expect(settings.code).toBe(0);
+    expect(settings.stdout).toContain('GDRIVE_CHUNK_SIZE');
+    expect(settings.stdout).toContain('--idle-timeout');
+    expect(settings.stdout).toContain('GDRIVE_BANDWIDTH_LIMIT');
     const put = await run(['put', '--help']);
     expect(put.code).toBe(0);
     expect(put.stdout).toContain('--piece-size');
@@ -111,7 +122,9 @@ describe('commands against the sandbox', () => {
     expect(status.stdout).toMatch(/not connected/);
     const ls = await run(['ls']);
     expect(ls.code).toBe(1);
-    expect(ls.stderr.trim()).toMatch(/^No Google account is connected for server: .+\.$/);
+    expect(ls.stderr.trim()).toBe(
+      'error: No Google account is connected for server: run "gdrive-backup connect --object server".',
+    );
   });
 
   it('connects through the printed consent URL and prints the e-mail', async () => {
@@ -194,13 +207,15 @@ describe('commands against the sandbox', () => {
 
     expect((await run(['rm', '/dumps/2611/backup.tar'])).code).toBe(0);
     const gone = await run(['stat', '/dumps/2611/backup.tar']);
-    expect(gone.code).toBe(1);
-    expect(gone.stderr.trim()).toBe('There is no "/dumps/2611/backup.tar" on Google Drive.');
+    expect(gone.code).toBe(3);
+    expect(gone.stderr.trim()).toBe('error: There is no "/dumps/2611/backup.tar" on Google Drive.');
     expect((await run(['rmdir', '/dumps'])).code).toBe(0);
-    expect((await run(['ls', '/dumps'])).code).toBe(1);
+    expect((await run(['ls', '/dumps'])).code).toBe(3);
     const missingLocal = await run(['put', join(root, 'nope'), '/x']);
     expect(missingLocal.code).toBe(1);
-    expect(missingLocal.stderr).toMatch(/nope/);
+    expect(missingLocal.stderr.trim()).toBe(
+      `error: The local file "${join(root, 'nope')}" cannot be used: it does not exist.`,
+    );
   });
 
   it('goes through the running service when there is one', { timeout: 60_000 }, async () => {
@@ -219,8 +234,8 @@ describe('commands against the sandbox', () => {
       expect((await run(['get', '/via-service.bin', back])).code).toBe(0);
       expect((await readFile(back)).equals(data)).toBe(true);
       const missing = await run(['stat', '/nothing-here']);
-      expect(missing.code).toBe(1);
-      expect(missing.stderr.trim()).toBe('There is no "/nothing-here" on Google Drive.');
+      expect(missing.code).toBe(3);
+      expect(missing.stderr.trim()).toBe('error: There is no "/nothing-here" on Google Drive.');
     } finally {
       serve.kill('SIGTERM');
       const [code] = await once(serve, 'exit');

@@ -52,7 +52,10 @@ describe('loadConfig', () => {
 
   it.each([
     ['GDRIVE_CHUNK_SIZE', '1000000', /GDRIVE_CHUNK_SIZE.*multiple of 262144/],
-    ['GDRIVE_CHUNK_SIZE', 'lots', /GDRIVE_CHUNK_SIZE.*not a whole number/],
+    ['GDRIVE_CHUNK_SIZE', 'lots', /GDRIVE_CHUNK_SIZE.*not a size; accepted: .*MiB/],
+    ['GDRIVE_BANDWIDTH_LIMIT', '20 furlongs', /GDRIVE_BANDWIDTH_LIMIT.*not a size/],
+    ['GDRIVE_BACKUP_LOG_KEEP', '0', /GDRIVE_BACKUP_LOG_KEEP.*out of range 1\.\.100/],
+    ['GDRIVE_BACKUP_LOG_FILE', 'relative.log', /GDRIVE_BACKUP_LOG_FILE.*absolute path/],
     ['GDRIVE_SCOPE', 'everything', /GDRIVE_SCOPE.*drive\.file or drive/],
     ['GDRIVE_API_ROOT', 'ftp://example.com/', /GDRIVE_API_ROOT.*http\(s\) URL/],
     ['GDRIVE_DOWNLOAD_STREAMS', '0', /GDRIVE_DOWNLOAD_STREAMS.*out of range/],
@@ -73,6 +76,32 @@ describe('loadConfig', () => {
     );
     writeFileSync(join(dataDir, 'config.json'), '{ not json');
     expect(() => loadConfig({ env: { GDRIVE_BACKUP_DATA_DIR: dataDir } })).toThrow(/not a JSON object/);
+  });
+
+  it('reads every size setting with the one byte-size parser (16MiB, 256KiB, 1G, plain bytes)', () => {
+    const config = loadConfig({
+      env: {
+        GDRIVE_BACKUP_DATA_DIR: tempDir(),
+        GDRIVE_CHUNK_SIZE: '16MiB',
+        GDRIVE_DOWNLOAD_RANGE_SIZE: '256KiB',
+        GDRIVE_LOW_QUOTA_BYTES: '1G',
+        GDRIVE_BANDWIDTH_LIMIT: '20MiB',
+        GDRIVE_BACKUP_LOG_MAX_SIZE: '1048576',
+      },
+      flags: { logKeep: '3' },
+    });
+    expect(config.chunkSize).toBe(16 * 1024 * 1024);
+    expect(config.downloadRangeSize).toBe(256 * 1024);
+    expect(config.lowQuotaBytes).toBe(1024 ** 3);
+    expect(config.bandwidthLimit).toBe(20 * 1024 * 1024);
+    expect(config.logMaxSize).toBe(1024 * 1024);
+    expect(config.logKeep).toBe(3);
+    // The same spellings a CLI flag takes: KB, MB are 1024-based too, as rclone's sizes.
+    expect(
+      loadConfig({ env: { GDRIVE_BACKUP_DATA_DIR: tempDir() }, flags: { chunkSize: '16MB' } }).chunkSize,
+    ).toBe(16 * 1024 * 1024);
+    const unlimited = loadConfig({ env: { GDRIVE_BACKUP_DATA_DIR: tempDir() } });
+    expect([unlimited.bandwidthLimit, unlimited.logFile]).toEqual([0, '']);
   });
 
   it('reads exchange directories as a path list', () => {

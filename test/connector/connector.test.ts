@@ -22,6 +22,7 @@ describe('createConnector', () => {
       connected: true,
       email: 'admin@example.com',
       folder: 'My Drive/Plesk Backups/test-host/server',
+      connectedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     expect(await env.transport.isConfigured()).toBe(true);
   });

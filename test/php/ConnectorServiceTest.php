@@ -110,7 +110,7 @@ final class ConnectorServiceTest extends PleskTestCase
             });
             $seen = json_decode((string) file_get_contents($report), true);
             self::assertSame(['serve', '--data-dir', "$this->work/data", '--socket', "$this->work/data/connector.sock",
-                '--idle-timeout', '900', '--secrets-store', 'client'], $seen['argv']);
+                '--idle-timeout', '900', '--secrets-store', 'client', '--log-file', "$this->work/data/connector.log"], $seen['argv']);
             self::assertSame('client-1', $seen['id']);
             self::assertSame('shh', $seen['secret']);
             self::assertSame($seen['pid'], (int) file_get_contents("$this->work/data/connector.pid"));

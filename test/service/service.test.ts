@@ -1,7 +1,9 @@
 // The service on a real unix socket, with the real connector and the sandbox: every route of
 // the design's HTTP API, the token, schema violations, exchange-dir confinement, error shapes.
 import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -427,8 +429,9 @@ describe('loopback TCP', () => {
 
   it('stops by itself after the idle timeout when no handle is open', async () => {
     const config = serviceConfig(join(root, 'idle'), { idleTimeout: '1' });
-    const idle = await startService(config, { log: false });
+    // Before the start: the idle timer is armed during startService.
     const began = Date.now();
+    const idle = await startService(config, { log: false });
     let stoppedByIdle = false;
     await Promise.race([
       idle.stopped.then(() => {
@@ -597,5 +600,179 @@ describe('logs', () => {
     for (const secret of [logged.apiToken, code, 'a-wrong-token-to-log', sandbox.env.GDRIVE_CLIENT_SECRET])
       expect(text).not.toContain(secret);
     expect(text).not.toMatch(/ya29|refresh_token":"[^[]/);
+  });
+});
+
+describe('logs of URLs and error codes', () => {
+  it('never log a query string (a ?token= stays out) and show error codes as they are', async () => {
+    const { lines, stream } = logCapture();
+    const config = serviceConfig(join(root, 'query-logged'));
+    const logged = await startService(config, { log: { level: 'info', stream } });
+    const leaked = `${logged.apiToken}`;
+    try {
+      await raw(config.socketPath, 'GET', `/v1/health?token=${leaked}`, { token: logged.apiToken });
+      await raw(config.socketPath, 'GET', `/v1/health?token=query-token-1&x=1`, {});
+      const missing = await raw(config.socketPath, 'GET', `${base}/stat?path=/nothing&token=query-token-2`, {
+        token: logged.apiToken,
+      });
+      expect(missing.status).toBe(400); // the unknown query field is refused, and logged without its value
+      await raw(config.socketPath, 'GET', `${base}/stat?path=/nothing`, { token: logged.apiToken });
+    } finally {
+      await logged.stop();
+    }
+    const text = lines.join('');
+    for (const secret of [leaked, 'query-token-1', 'query-token-2']) expect(text).not.toContain(secret);
+    expect(text).toContain('"url":"/v1/health"');
+    expect(text).not.toContain('[redacted]');
+    expect(text).toContain('"code":"unauthorized"');
+    expect(text).toContain('"code":"not_connected"');
+  });
+});
+
+describe('requests the router never sees', () => {
+  /** Writes `request` on a fresh connection and returns everything the service answered. */
+  function rawExchange(path: string, request: string | Buffer): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(path);
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve(answer));
+      socket.write(request);
+    });
+  }
+
+  function parsed(answer: string): { status: number; body: unknown } {
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), body: JSON.parse(body) };
+  }
+
+  const badRequest = (retryable = false) => ({
+    error: {
+      code: 'bad_request',
+      message: expect.stringMatching(/^The request is invalid: .+\.$/),
+      retryable,
+      params: { detail: expect.any(String) },
+    },
+  });
+
+  it('answers over-long headers with 431 and an over-long URL part with 414, in the API shape', async () => {
+    const header = `GET /v1/health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
+    expect(parsed(await rawExchange(socket, header))).toEqual({ status: 431, body: badRequest() });
+    const longFd = 'f'.repeat(300);
+    const request = `POST /v1/writes/${longFd}/close HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`;
+    expect(parsed(await rawExchange(socket, request))).toEqual({ status: 414, body: badRequest() });
+    const garbage = 'NOT HTTP AT ALL\r\n\r\n';
+    expect(parsed(await rawExchange(socket, garbage))).toEqual({ status: 400, body: badRequest() });
+  });
+
+  it('times out a half-sent request with 408 in the API shape', { timeout: 30_000 }, async () => {
+    const dataDir = join(root, 'timeout');
+    const config = serviceConfig(dataDir);
+    const app = buildService({
+      connector: service.connector,
+      config,
+      apiToken: token,
+      log: false,
+      requestTimeout: { ms: 500, checkEveryMs: 100 },
+    });
+    await mkdir(dataDir, { recursive: true });
+    await app.listen({ path: join(dataDir, 'slow.sock') });
+    try {
+      const half = `POST /v1/writes/x/append HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"localFi`;
+      expect(parsed(await rawExchange(join(dataDir, 'slow.sock'), half))).toEqual({
+        status: 408,
+        body: badRequest(true),
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps a request timeout by default', () => {
+    expect(service.app.server.requestTimeout).toBeGreaterThan(0);
+  });
+});
+
+describe('pid file', () => {
+  it('is written before the socket accepts and removed on stop', async () => {
+    const config = serviceConfig(join(root, 'pid'));
+    const pidFile = join(config.dataDir, 'connector.pid');
+    let pidWhenListening: string | undefined;
+    // fastify logs "Server listening at" from inside listen(), once the socket accepts.
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        if (chunk.toString().includes('Server listening at'))
+          pidWhenListening = existsSync(pidFile) ? readFileSync(pidFile, 'utf8') : 'absent';
+        done();
+      },
+    });
+    const started = await startService(config, { log: { level: 'info', stream }, pidFile });
+    expect(pidWhenListening).toBe(`${process.pid}\n`);
+    await started.stop();
+    expect(existsSync(pidFile)).toBe(false);
+  });
+});
+
+describe('account activity', () => {
+  it('GET account adds when connected, the last backup written and the last failed transfer', async () => {
+    const activityObject: ObjectRef = { type: 'customer', id: '44' };
+    const path = '/v1/objects/customer:44/account';
+    await connectObject(client, activityObject, 'activity');
+    const connected = await raw(socket, 'GET', path, { token });
+    const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(connected.body).toMatchObject({ connected: true, connectedAt: iso });
+    expect(connected.body).not.toHaveProperty('lastBackup');
+    // The code exchange brought a fresh access token: no refresh yet. Then Google drops it.
+    expect(connected.body).not.toHaveProperty('tokenRefreshedAt');
+    sandbox.setFaults('files.list:expire@1');
+    await client.list(activityObject, '/');
+    sandbox.setFaults('');
+    const exchange = await mkdtemp(join(tmpdir(), 'gdrive-service-activity-'));
+    try {
+      const local = join(exchange, 'piece');
+      await writeFile(local, randomBytes(300_000));
+      const fd = await client.openWrite(activityObject, '/a/backup.tar');
+      await client.append(fd, local);
+      await client.closeWrite(fd);
+      sandbox.setFaults('upload.chunk:quota403');
+      const failing = await client.openWrite(activityObject, '/a/second.tar');
+      await expect(client.append(failing, local)).rejects.toMatchObject({ code: 'drive_full' });
+      sandbox.setFaults('');
+      await client.cancelWrite(failing);
+      const answer = await raw(socket, 'GET', path, { token });
+      expect(answer.body).toMatchObject({
+        connected: true,
+        connectedAt: iso,
+        tokenRefreshedAt: iso,
+        lastBackup: { path: '/a/backup.tar', size: 300_000, at: iso },
+        lastError: {
+          code: 'drive_full',
+          message: expect.stringMatching(/^The Google Drive of customer:44 is full/),
+          path: '/a/second.tar',
+          at: iso,
+        },
+      });
+      // Another object's account shows nothing of it.
+      expect((await raw(socket, 'GET', `${base}/account`, { token })).body).not.toMatchObject({
+        lastError: { path: '/a/second.tar' },
+      });
+      // A cancelled write is gone: its fd is unknown now.
+      expect(
+        (
+          await raw(socket, 'POST', `/v1/writes/${failing}/append`, {
+            token,
+            body: JSON.stringify({ localFile: local }),
+          })
+        ).body,
+      ).toMatchObject({ error: { code: 'unknown_handle' } });
+      await client.disconnect(activityObject);
+      expect((await raw(socket, 'GET', path, { token })).body).toEqual({ connected: false });
+    } finally {
+      sandbox.setFaults('');
+      await rm(exchange, { recursive: true, force: true });
+    }
   });
 });

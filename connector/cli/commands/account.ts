@@ -4,9 +4,10 @@ import { createInterface } from 'node:readline';
 import { Command, Option } from 'commander';
 import { DEFAULT_CONNECT_PORT } from '../../config/config.js';
 import { formatObjectRef } from '../../transport/object-ref.js';
+import type { AccountInfo, Quota } from '../../transport/types.js';
 import { formatBytes } from '../format.js';
 import { connectThroughLoopback, loopbackRedirectUri } from '../oauth-loopback.js';
-import { addConfigOptions, wholeNumber, withBackend } from '../options.js';
+import { addConfigOptions, wholeNumber, withBackend, withExamples } from '../options.js';
 
 /** The state the connector hands out lives 10 minutes; waiting longer cannot succeed. */
 const CONSENT_WAIT_MS = 10 * 60 * 1000;
@@ -118,6 +119,7 @@ export function disconnectCommand(): Command {
     "Revoke the object's Google access and forget its tokens",
   );
   addConfigOptions(command);
+  withExamples(command, 'gdrive-backup disconnect', 'gdrive-backup disconnect --object subscription:12');
   return command.action(async (options: Record<string, unknown>) => {
     await withBackend(options, async (backend, object) => {
       await backend.disconnect(object);
@@ -126,35 +128,81 @@ export function disconnectCommand(): Command {
   });
 }
 
+/** An ISO time as the admin reads it: `2026-12-01 08:40:12 UTC (3 minutes ago)`. */
+export function whenText(iso: string, now = Date.now()): string {
+  const time = new Date(iso);
+  if (Number.isNaN(time.getTime())) return iso;
+  const seconds = Math.max(0, Math.round((now - time.getTime()) / 1000));
+  const ago =
+    seconds < 90
+      ? `${seconds} s ago`
+      : seconds < 90 * 60
+        ? `${Math.round(seconds / 60)} minutes ago`
+        : seconds < 36 * 3600
+          ? `${Math.round(seconds / 3600)} hours ago`
+          : `${Math.round(seconds / 86400)} days ago`;
+  return `${time
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC')} (${ago})`;
+}
+
+function statusLines(object: string, account: AccountInfo, quota: Quota, via: string): string[] {
+  const lines = [`Object:        ${object}`];
+  if (!account.connected) lines.push('Account:       not connected (run: gdrive-backup connect)');
+  else {
+    lines.push(`Account:       ${account.email ?? '?'}`);
+    if (account.connectedAt) lines.push(`Connected:     ${whenText(account.connectedAt)}`);
+    lines.push(
+      `Token:         ${account.tokenRefreshedAt ? `refreshed ${whenText(account.tokenRefreshedAt)}` : 'not refreshed since connecting'}`,
+    );
+    if (account.folder) lines.push(`Folder:        ${account.folder}`);
+    lines.push(
+      'total' in quota
+        ? `Quota:         ${formatBytes(quota.free)} free of ${formatBytes(quota.total)}`
+        : 'Quota:         unlimited or unknown',
+    );
+  }
+  const backup = account.lastBackup;
+  lines.push(
+    backup
+      ? `Last backup:   ${backup.path}, ${formatBytes(backup.size)}, ${whenText(backup.at)}`
+      : 'Last backup:   none written yet',
+  );
+  const failure = account.lastError;
+  lines.push(
+    failure
+      ? `Last error:    ${whenText(failure.at)}, ${failure.path}: ${failure.message} (${failure.code})`
+      : 'Last error:    none',
+  );
+  lines.push(`Via:           ${via}`);
+  return lines;
+}
+
 export function statusCommand(): Command {
   const command = new Command('status')
-    .description("Show the object's account, Drive folder and quota")
+    .description(
+      "Show the object's account, when it was connected and its token refreshed, its Drive folder and quota, the last backup written and the last error",
+    )
     .option('--json', 'print JSON');
   addConfigOptions(command);
+  withExamples(command, 'gdrive-backup status', 'gdrive-backup --object subscription:12 status --json');
   return command.action(async (options: Record<string, unknown>) => {
-    await withBackend(options, async (backend, object) => {
-      const account = await backend.account(object);
-      const quota = account.connected ? await backend.quota(object) : {};
-      const via = backend.mode === 'service' ? 'the running service' : 'this process (no service running)';
-      if (options.json) {
-        process.stdout.write(
-          `${JSON.stringify({ object: formatObjectRef(object), ...account, quota, via: backend.mode })}\n`,
-        );
-        return;
-      }
-      const lines = [`Object:  ${formatObjectRef(object)}`];
-      if (!account.connected) lines.push('Account: not connected (run: gdrive-backup connect)');
-      else {
-        lines.push(`Account: ${account.email ?? '?'}`);
-        if (account.folder) lines.push(`Folder:  ${account.folder}`);
-        lines.push(
-          'total' in quota
-            ? `Quota:   ${formatBytes(quota.free)} free of ${formatBytes(quota.total)}`
-            : 'Quota:   unlimited or unknown',
-        );
-      }
-      lines.push(`Via:     ${via}`);
-      process.stdout.write(`${lines.join('\n')}\n`);
-    });
+    await withBackend(
+      options,
+      async (backend, object) => {
+        const account = await backend.account(object);
+        const quota = account.connected ? await backend.quota(object) : {};
+        if (options.json) {
+          process.stdout.write(
+            `${JSON.stringify({ object: formatObjectRef(object), ...account, quota, via: backend.mode })}\n`,
+          );
+          return;
+        }
+        const via = backend.mode === 'service' ? 'the running service' : 'this process (no service running)';
+        process.stdout.write(`${statusLines(formatObjectRef(object), account, quota, via).join('\n')}\n`);
+      },
+      { readOnly: true },
+    );
   });
 }

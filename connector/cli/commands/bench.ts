@@ -1,10 +1,10 @@
 /** `bench`: the speed and memory benchmark (connector/bench/bench.ts); `npm run bench` runs it. */
 import { Command, Option } from 'commander';
 import { runBench } from '../../bench/bench.js';
-import { wholeNumber } from '../options.js';
+import { wholeNumber, withExamples } from '../options.js';
 
 export function benchCommand(): Command {
-  return new Command('bench')
+  const command = new Command('bench')
     .description(
       'Measure upload/download speed against the raw wire, chunk sizes, memory and Drive requests per file (sandbox, local)',
     )
@@ -19,21 +19,28 @@ export function benchCommand(): Command {
       ),
     )
     .option('--quick', 'small sizes, one run: proves the suite runs, figures mean little')
-    .option('--json <file>', 'also write every figure as JSON to this file')
-    .action(async (options: Record<string, unknown>) => {
-      try {
-        await runBench({
-          sizeMib: options.sizeMib as number,
-          quick: options.quick === true,
-          ...(options.runs === undefined ? {} : { runs: Math.max(1, options.runs as number) }),
-          ...(typeof options.json === 'string' ? { jsonFile: options.json } : {}),
-          out: process.stdout,
-        });
-      } catch (error) {
-        // The bench's failures are its own (a child that died, a transfer that went wrong): say
-        // exactly what, not the catalogue's generic sentence.
-        process.stderr.write(`bench failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .option('--json <file>', 'also write every figure as JSON to this file');
+  withExamples(
+    command,
+    'gdrive-backup bench --quick',
+    'gdrive-backup bench --size-mib 1024 --json bench.json',
+  );
+  return command.action(async (options: Record<string, unknown>) => {
+    try {
+      await runBench({
+        sizeMib: options.sizeMib as number,
+        quick: options.quick === true,
+        ...(options.runs === undefined ? {} : { runs: Math.max(1, options.runs as number) }),
+        ...(typeof options.json === 'string' ? { jsonFile: options.json } : {}),
+        out: process.stdout,
+      });
+    } catch (error) {
+      // The bench's failures are its own (a child that died, a transfer that went wrong): say
+      // exactly what, not the catalogue's generic sentence.
+      process.stderr.write(
+        `error: the benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
+      process.exitCode = 1;
+    }
+  });
 }

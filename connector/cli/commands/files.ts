@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { GdriveBackupError } from '../../errors/errors.js';
 import type { Entry } from '../../transport/types.js';
 import { formatBytes } from '../format.js';
-import { addConfigOptions, withBackend } from '../options.js';
+import { addConfigOptions, withBackend, withExamples } from '../options.js';
 
 function entryLine(entry: Entry): string {
   if (entry.isDir) return `d ${'-'.padStart(14)}  ${entry.name}/`;
@@ -15,6 +15,7 @@ export function checkCommand(): Command {
     .description("Run the hook's check(): create, write, read, list and delete a probe; exit 1 on errors")
     .option('--json', 'print JSON');
   addConfigOptions(command);
+  withExamples(command, 'gdrive-backup check', 'gdrive-backup check --object subscription:12 --json');
   return command.action(async (options: Record<string, unknown>) => {
     await withBackend(options, async (backend, object) => {
       const result = await backend.check(object);
@@ -36,28 +37,42 @@ export function lsCommand(): Command {
     .argument('[remote]', 'directory, relative to the object folder', '/')
     .option('--json', 'print JSON');
   addConfigOptions(command);
+  withExamples(command, 'gdrive-backup ls', 'gdrive-backup ls /2611270611 --json');
   return command.action(async (remote: string, options: Record<string, unknown>) => {
-    await withBackend(options, async (backend, object) => {
-      const entries = await backend.list(object, remote);
-      if (options.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
-      else for (const entry of entries) process.stdout.write(`${entryLine(entry)}\n`);
-    });
+    await withBackend(
+      options,
+      async (backend, object) => {
+        const entries = await backend.list(object, remote);
+        if (options.json) process.stdout.write(`${JSON.stringify(entries)}\n`);
+        else for (const entry of entries) process.stdout.write(`${entryLine(entry)}\n`);
+      },
+      { readOnly: true },
+    );
   });
 }
 
 export function statCommand(): Command {
   const command = new Command('stat')
-    .description('Show name, size, kind and md5 of a file or directory; exit 1 when absent')
+    .description('Show name, size, kind and md5 of a file or directory; exit 3 when absent')
     .argument('<remote>', 'path relative to the object folder')
     .option('--json', 'print JSON');
   addConfigOptions(command);
+  withExamples(
+    command,
+    'gdrive-backup stat /2611270611/backup_2611270611.tar',
+    'gdrive-backup stat /dumps/backup.tar --json || echo "exit $?: 3 means not there"',
+  );
   return command.action(async (remote: string, options: Record<string, unknown>) => {
-    await withBackend(options, async (backend, object) => {
-      const entry = await backend.stat(object, remote);
-      if (entry === null) throw new GdriveBackupError('not_found', { path: remote });
-      if (options.json) process.stdout.write(`${JSON.stringify(entry)}\n`);
-      else process.stdout.write(`${entryLine(entry)}\n`);
-    });
+    await withBackend(
+      options,
+      async (backend, object) => {
+        const entry = await backend.stat(object, remote);
+        if (entry === null) throw new GdriveBackupError('not_found', { path: remote });
+        if (options.json) process.stdout.write(`${JSON.stringify(entry)}\n`);
+        else process.stdout.write(`${entryLine(entry)}\n`);
+      },
+      { readOnly: true },
+    );
   });
 }
 
@@ -66,26 +81,37 @@ function pathCommand(
   name: string,
   description: string,
   method: 'createDir' | 'deleteFile' | 'deleteDir',
+  example: string,
 ): Command {
   const command = new Command(name)
     .description(`${description} (${method})`)
     .argument('<remote>', 'path relative to the object folder');
   addConfigOptions(command);
+  withExamples(
+    command,
+    `gdrive-backup ${name} ${example}`,
+    `gdrive-backup ${name} --object customer:3 ${example}`,
+  );
   return command.action(async (remote: string, options: Record<string, unknown>) => {
     await withBackend(options, (backend, object) => backend[method](object, remote));
   });
 }
 
 export function mkdirCommand(): Command {
-  return pathCommand('mkdir', 'Create a directory and its missing parents', 'createDir');
+  return pathCommand('mkdir', 'Create a directory and its missing parents', 'createDir', '/2611270611/split');
 }
 
 export function rmCommand(): Command {
-  return pathCommand('rm', 'Delete a file permanently', 'deleteFile');
+  return pathCommand('rm', 'Delete a file permanently', 'deleteFile', '/2611260611/backup.tar');
 }
 
 export function rmdirCommand(): Command {
-  return pathCommand('rmdir', 'Delete a directory and everything in it permanently', 'deleteDir');
+  return pathCommand(
+    'rmdir',
+    'Delete a directory and everything in it permanently',
+    'deleteDir',
+    '/2611260611',
+  );
 }
 
 export function quotaCommand(): Command {
@@ -93,15 +119,20 @@ export function quotaCommand(): Command {
     .description('Show total and free Drive space of the connected account (getQuota)')
     .option('--json', 'print JSON');
   addConfigOptions(command);
+  withExamples(command, 'gdrive-backup quota', 'gdrive-backup quota --object reseller:2 --json');
   return command.action(async (options: Record<string, unknown>) => {
-    await withBackend(options, async (backend, object) => {
-      const quota = await backend.quota(object);
-      if (options.json) process.stdout.write(`${JSON.stringify(quota)}\n`);
-      else if ('total' in quota)
-        process.stdout.write(
-          `total ${quota.total} (${formatBytes(quota.total)}), free ${quota.free} (${formatBytes(quota.free)})\n`,
-        );
-      else process.stdout.write('unlimited or unknown\n');
-    });
+    await withBackend(
+      options,
+      async (backend, object) => {
+        const quota = await backend.quota(object);
+        if (options.json) process.stdout.write(`${JSON.stringify(quota)}\n`);
+        else if ('total' in quota)
+          process.stdout.write(
+            `total ${quota.total} (${formatBytes(quota.total)}), free ${quota.free} (${formatBytes(quota.free)})\n`,
+          );
+        else process.stdout.write('unlimited or unknown\n');
+      },
+      { readOnly: true },
+    );
   });
 }

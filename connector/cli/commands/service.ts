@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { runDemo } from '../../demo/demo.js';
 import { runSandboxCommand } from '../../sandbox/sandbox-command.js';
 import { runServeCommand } from '../../service/serve-command.js';
-import { addConfigOptions, commandConfig, positiveByteCount, wholeNumber } from '../options.js';
+import { addConfigOptions, commandConfig, positiveByteCount, wholeNumber, withExamples } from '../options.js';
 
 export function serveCommand(): Command {
   const command = new Command('serve').description(
@@ -17,6 +17,10 @@ export function serveCommand(): Command {
       'socketGroup',
       'idleTimeout',
       'logLevel',
+      'logFile',
+      'logMaxSize',
+      'logKeep',
+      'bandwidthLimit',
       'exchangeDirs',
       'secretsStore',
       'storeUrl',
@@ -25,13 +29,18 @@ export function serveCommand(): Command {
     ],
     false,
   );
+  withExamples(
+    command,
+    'gdrive-backup serve',
+    'gdrive-backup serve --data-dir /var/lib/gdrive-backup --log-file /var/lib/gdrive-backup/connector.log --idle-timeout 900',
+  );
   return command.action(async (options: Record<string, unknown>) => {
     await runServeCommand(commandConfig(options));
   });
 }
 
 export function sandboxCommand(): Command {
-  return new Command('sandbox')
+  const command = new Command('sandbox')
     .description(
       'Run the local Google Drive + OAuth emulator; prints GDRIVE_...=value lines to export, then "ready"; stops on SIGTERM',
     )
@@ -64,31 +73,37 @@ export function sandboxCommand(): Command {
       '--redirect-uri <uri>',
       'an authorized redirect URI of the (web) OAuth client; repeat for more',
       (uri: string, list: string[] = []) => [...list, uri],
-    )
-    .action(async (options: Record<string, unknown>) => {
-      await runSandboxCommand(
-        {
-          port: options.port as number,
-          ...(typeof options.dir === 'string' ? { dir: options.dir } : {}),
-          ...(options.latency === undefined ? {} : { latencyMs: options.latency as number }),
-          ...(options.bandwidth === undefined ? {} : { bandwidthMbit: options.bandwidth as number }),
-          ...(options.uploadRequestMs === undefined
-            ? {}
-            : { uploadRequestMs: options.uploadRequestMs as number }),
-          ...(typeof options.publicUrl === 'string' ? { publicUrl: options.publicUrl } : {}),
-          ...(typeof options.faults === 'string' ? { faults: options.faults } : {}),
-          ...(options.clientType === 'web' || options.clientType === 'desktop'
-            ? { clientType: options.clientType }
-            : {}),
-          ...(Array.isArray(options.redirectUri) ? { redirectUris: options.redirectUri as string[] } : {}),
-        },
-        process.stdout,
-      );
-    });
+    );
+  withExamples(
+    command,
+    'gdrive-backup sandbox --port 8080',
+    'gdrive-backup sandbox --latency 50 --faults "upload.chunk:503%10"',
+    'gdrive-backup sandbox --client-type web --redirect-uri http://127.0.0.1:28373/oauth2callback',
+  );
+  return command.action(async (options: Record<string, unknown>) => {
+    await runSandboxCommand(
+      {
+        port: options.port as number,
+        ...(typeof options.dir === 'string' ? { dir: options.dir } : {}),
+        ...(options.latency === undefined ? {} : { latencyMs: options.latency as number }),
+        ...(options.bandwidth === undefined ? {} : { bandwidthMbit: options.bandwidth as number }),
+        ...(options.uploadRequestMs === undefined
+          ? {}
+          : { uploadRequestMs: options.uploadRequestMs as number }),
+        ...(typeof options.publicUrl === 'string' ? { publicUrl: options.publicUrl } : {}),
+        ...(typeof options.faults === 'string' ? { faults: options.faults } : {}),
+        ...(options.clientType === 'web' || options.clientType === 'desktop'
+          ? { clientType: options.clientType }
+          : {}),
+        ...(Array.isArray(options.redirectUri) ? { redirectUris: options.redirectUri as string[] } : {}),
+      },
+      process.stdout,
+    );
+  });
 }
 
 export function demoCommand(): Command {
-  return new Command('demo')
+  const command = new Command('demo')
     .description(
       'Sandbox + service + a generated Plesk-style backup and restore through the HTTP API, verified, with a summary',
     )
@@ -101,12 +116,13 @@ export function demoCommand(): Command {
       new Option('--piece-size <bytes>', 'bytes per appendFile piece (Plesk: 100 MiB)').argParser(
         positiveByteCount,
       ),
-    )
-    .action(async (options: Record<string, unknown>) => {
-      await runDemo({
-        sizeMib: options.sizeMib as number,
-        ...(options.pieceSize === undefined ? {} : { pieceSize: options.pieceSize as number }),
-        out: process.stdout,
-      });
+    );
+  withExamples(command, 'gdrive-backup demo', 'gdrive-backup demo --size-mib 24 --piece-size 8MiB');
+  return command.action(async (options: Record<string, unknown>) => {
+    await runDemo({
+      sizeMib: options.sizeMib as number,
+      ...(options.pieceSize === undefined ? {} : { pieceSize: options.pieceSize as number }),
+      out: process.stdout,
     });
+  });
 }

@@ -202,6 +202,9 @@ final class Modules_GdriveBackup_ConnectorService
             '--socket', $this->socketPath(),
             '--idle-timeout', (string) self::IDLE_TIMEOUT,
             '--secrets-store', $this->secretsStore,
+            // The service writes and rotates the log itself; the shell's redirect below only
+            // catches what it prints before its logger exists (a bad setting).
+            '--log-file', $this->logPath(),
         ];
         $command = implode(' ', array_map('escapeshellarg', $args));
         touch($this->logPath());
