@@ -130,3 +130,25 @@ describe.concurrent('fault matrix', () => {
 function describeOutcome(rule: string, outcome: CellOutcome): string {
   return `${rule}: restored ${outcome.restored.equals(outcome.source) ? 'identical' : 'DIFFERENT'}, drive ${JSON.stringify(outcome.driveAfter)} (expected ${JSON.stringify(outcome.expectedDrive)}), duplicates ${JSON.stringify(outcome.duplicates)}`;
 }
+
+describe('repeated token expiry', () => {
+  it('restores survive access tokens expiring on 30% of ranged GETs (a second 401 on one request is refreshed again)', async () => {
+    for (const seed of PROFILE.matrixSeeds) {
+      const cell = await openCell(root);
+      try {
+        const rule = `seed=${seed};files.download:expire%30`;
+        // 16 ranged GETs: a token expiring again on the retry of a GET is all but sure.
+        const size = 16 * 256 * 1024;
+        const outcome = await tally.transfer(size * 2, () => cell.run(rule, size, seed));
+        const fired = Object.values(outcome.fired).reduce((a, b) => a + b, 0);
+        tally.add('faultsInjected', fired);
+        expect(outcome.fired['files.download']).toBeGreaterThanOrEqual(1);
+        expect(outcome.restored.equals(outcome.source)).toBe(true);
+        expect(outcome.driveAfter).toEqual(outcome.expectedDrive);
+        tally.add('faultsSurvived', fired);
+      } finally {
+        await cell.close();
+      }
+    }
+  });
+});
