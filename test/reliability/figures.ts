@@ -19,7 +19,8 @@ export interface SectionFigures {
     | 'faultsSurvived'
     | 'peakRssBytes'
     | 'peakFds';
-  hostile: 'inputs' | 'refused';
+  /** Refused with a clear 4xx, or handled safely (serialised appends, reads past the end). */
+  hostile: 'inputs' | 'refused' | 'handled';
   secrets: 'filesScanned' | 'logLines' | 'errorBodies' | 'secretsFound';
   /** Every section adds to these. */
   bytes: 'verified' | 'lost';

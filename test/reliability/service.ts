@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceClient } from '../../connector/cli/service-client.js';
@@ -239,8 +240,11 @@ export async function diskSnapshot(dir: string, skip: string[] = []): Promise<Re
     for (const name of names) {
       const relPath = rel === '' ? name : `${rel}/${name}`;
       if (skip.includes(relPath)) continue;
+      // The state store's atomic writes pass through `<file>.<random>.tmp`: not part of the state.
+      if (name.endsWith('.tmp')) continue;
       const path = join(at, name);
-      const info = await lstat(path);
+      const info = await lstat(path).catch(() => null);
+      if (!info) continue;
       const mode = (info.mode & 0o7777).toString(8);
       if (info.isSymbolicLink()) out[relPath] = `link -> ${await readlink(path)}`;
       else if (info.isDirectory()) {
@@ -260,4 +264,60 @@ export function sentenceOf(code: ErrorCode): RegExp {
     .split(/\{\w+\}/)
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   return new RegExp(`^${parts.join('.*')}$`);
+}
+
+/**
+ * One HTTP/1.1 request written byte by byte to the socket, and the answer as the peer sent it:
+ * for what node's http client cannot send (oversized headers) or gives up on (an answer that
+ * comes while the body is still being written, then the connection closes: EPIPE).
+ */
+export function rawHttp(
+  socketPath: string,
+  head: string,
+  body: Buffer = Buffer.alloc(0),
+): Promise<{ status: number; body: unknown; text: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(socketPath);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined); // EPIPE/ECONNRESET once the peer answered and closed
+    socket.on('close', () => {
+      const answer = Buffer.concat(chunks).toString('utf8');
+      const [top = '', ...rest] = answer.split('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(top)?.[1] ?? 0);
+      if (status === 0) return reject(new Error(`no HTTP answer: ${answer.slice(0, 200)}`));
+      let text = rest.join('\r\n\r\n');
+      if (/^transfer-encoding: chunked/im.test(top)) text = unchunk(text);
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      resolve({ status, body: parsed, text });
+    });
+    // The body in pieces, stopping as soon as an answer came: writing on would fail (EPIPE) and
+    // take the unread answer down with the socket.
+    const write = async (): Promise<void> => {
+      socket.write(`${head}\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n`);
+      for (let at = 0; at < body.length && chunks.length === 0 && !socket.destroyed; at += 64 * KIB) {
+        if (!socket.write(body.subarray(at, at + 64 * KIB)))
+          await once(socket, 'drain').catch(() => undefined);
+      }
+      if (!socket.destroyed) socket.end();
+    };
+    write().catch(() => undefined);
+  });
+}
+
+function unchunk(text: string): string {
+  let out = '';
+  let rest = text;
+  for (;;) {
+    const at = rest.indexOf('\r\n');
+    const size = Number.parseInt(rest.slice(0, at), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(at + 2, at + 2 + size);
+    rest = rest.slice(at + 2 + size + 2);
+  }
 }
