@@ -128,6 +128,8 @@ describe('SIGKILL of the service during a backup and a restore', () => {
           }
           pieces.push(paths);
         }
+        /** Kills that cut a call short (the others landed just after the call's answer). */
+        let interrupted = 0;
         const writeFds: string[] = [];
         const readFds: string[] = [];
         const results: Array<{ size: number; md5: string; sha256: string }> = [];
@@ -199,10 +201,16 @@ describe('SIGKILL of the service during a backup and a restore', () => {
           await serve.restart();
           client = await serve.client();
           // Interrupted (the answer never came): the same call again, on the same handle.
-          if (outcome !== undefined) await run(step, client);
+          if (outcome !== undefined) {
+            interrupted += 1;
+            await run(step, client);
+          }
           tally.add('survived');
         }
 
+        process.stdout.write(
+          `crash seed ${seed}: ${kills.size} kills, ${interrupted} of them cut a call short\n`,
+        );
         for (let file = 0; file < PROFILE.crashFiles; file++) {
           const source = sources[file]!;
           await tally.transfer(source.length * 2, async () => {
