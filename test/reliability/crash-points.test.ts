@@ -84,7 +84,7 @@ function crashes(steps: Step[], seed: number): Map<number, Moment> {
   };
   for (const moment of MOMENTS) {
     for (let n = 0; n < KILLS_PER_MOMENT; n++) {
-      const candidates = steps.map((s, i) => i).filter((i) => fits[moment](steps[i]!) && !chosen.has(i));
+      const candidates = steps.map((_step, i) => i).filter((i) => fits[moment](steps[i]!) && !chosen.has(i));
       if (candidates.length > 0) chosen.set(candidates[between(random, 0, candidates.length - 1)]!, moment);
     }
   }
