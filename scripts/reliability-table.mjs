@@ -24,6 +24,12 @@ function of(section, done, total) {
   return `${section[done] ?? 0} of ${section[total] ?? 0}`;
 }
 
+/** The hostile inputs that were neither refused properly nor handled safely, if any. */
+function failedInputs(hostile) {
+  const failed = (hostile?.inputs ?? 0) - (hostile?.refused ?? 0) - (hostile?.handled ?? 0);
+  return failed > 0 ? `; ${failed} neither` : '';
+}
+
 /** The markdown table of a figures object (see test/reliability/figures.ts for its fields). */
 export function renderReliabilityTable(figures) {
   const { matrix, final, crash, load, hostile, secrets, bytes } = figures;
@@ -34,7 +40,7 @@ export function renderReliabilityTable(figures) {
     [
       'Faults injected and survived',
       matrix || load ? `${survived} of ${injected}` : 'not run',
-      `fault matrix: ${n(matrix, 'cells')} cells (${n(matrix, 'operations')} Drive and OAuth operations × ${n(matrix, 'faultKinds')} transient fault kinds), plus the load run; each backup and its restore byte-identical, no duplicate or half file`,
+      `fault matrix: ${n(matrix, 'cells')} cells (each of ${n(matrix, 'operations')} Drive and OAuth operations × each of ${n(matrix, 'faultKinds')} transient fault kinds that applies to it, per seed), plus the load run; each backup and its restore byte-identical, no duplicate or half file`,
     ],
     [
       'Final faults ended cleanly',
@@ -54,7 +60,7 @@ export function renderReliabilityTable(figures) {
     [
       'Hostile inputs tried',
       hostile ? `${n(hostile, 'inputs')}` : 'not run',
-      `${n(hostile, 'refused')} refused with a clear 4xx in the API's shape, ${n(hostile, 'handled')} handled safely (serialised appends, reads past the end); nothing changed on Drive or disk`,
+      `${n(hostile, 'refused')} refused with a clear 4xx in the API's shape and nothing changed on Drive or disk, ${n(hostile, 'handled')} handled safely (serialised appends, reads past the end)${failedInputs(hostile)}`,
     ],
     [
       'Secrets found',
@@ -64,7 +70,7 @@ export function renderReliabilityTable(figures) {
     [
       'Bytes lost',
       bytes ? `${n(bytes, 'lost')}` : 'not run',
-      `of ${n(bytes, 'verified') + n(bytes, 'lost')} bytes transferred and verified`,
+      `of ${n(bytes, 'verified') + n(bytes, 'lost')} bytes transferred (a byte counts as lost unless its transfer verified)`,
     ],
   ];
   const profile =
