@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setImmediate as tick } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceClient } from '../../connector/cli/service-client.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
@@ -190,7 +190,7 @@ describe('SIGKILL of the service during a backup and a restore', () => {
             const requests =
               step.op === 'append' ? Math.max(1, Math.floor(PROFILE.crashPieceBytes / CHUNK) - 1) : 1;
             const target = sandbox.counters()[kind] + between(random, 1, requests);
-            while (!settled && sandbox.counters()[kind] < target) await tick();
+            while (!settled && sandbox.counters()[kind] < target) await sleep(1);
           } else {
             await attempt;
           }
