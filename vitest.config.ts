@@ -4,7 +4,7 @@ export default defineConfig({
   define: { __CONNECTOR_VERSION__: JSON.stringify(process.env.npm_package_version ?? '0.0.0-dev') },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/global-setup.ts', 'test/reliability/figures-setup.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -148,6 +148,8 @@ export interface Sandbox {
   >;
   /** Requests received, by kind (faulted ones included). */
   counters(): Record<RequestKind, number>;
+  /** Requests a fault rule fired on, by kind, since the last resetCounters(). */
+  faultsFired(): Record<RequestKind, number>;
   resetCounters(): void;
   /** Replaces all rules; '' clears. Throws on a bad spec. */
   setFaults(spec: string): void;
@@ -249,6 +251,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   const shaping = new Shaping(options.latencyMs ?? 0, options.bandwidthMbit, options.uploadRequestMs ?? 0);
   let counts = emptyCounters();
+  let fired = emptyCounters();
 
   const authed =
     (fn: (core: SandboxCore, ex: Exchange, caller: Caller, id: string) => Promise<void>, id = '') =>
@@ -376,6 +379,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       counts[found.kind] += 1;
       if (found.kind.startsWith('upload.')) ex.answerDelayMs = shaping.uploadRequestMs;
       ex.fault = faults.decide(found.kind);
+      if (ex.fault) fired[found.kind] += 1;
       if (shaping.latencyMs > 0) await sleep(shaping.latencyMs);
       if (ex.fault && (await actOutFault(ex, ex.fault))) return;
       await found.handler(ex);
@@ -475,8 +479,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       GDRIVE_CLIENT_SECRET: core.config.clientSecret,
     },
     counters: () => ({ ...counts }),
+    faultsFired: () => ({ ...fired }),
     resetCounters: () => {
       counts = emptyCounters();
+      fired = emptyCounters();
     },
     setFaults: (spec) => faults.set(spec),
     setConsent: (mode) => {

@@ -1,0 +1,70 @@
+// The two sizes of the reliability suite: `npm test` runs the CI profile (every row, small
+// seeds and files); `npm run test:reliability -- --full` sets RELIABILITY_PROFILE=full.
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+export interface Profile {
+  name: 'ci' | 'full';
+  /** Seeds of the fault matrix: each seed places every fault at another occurrence of its operation. */
+  matrixSeeds: number[];
+  /** Size of the backup in one matrix cell (cut in two appends). */
+  matrixFileBytes: number;
+  /** Crash runs, one per seed; each kills the service at `crashKills` moments. */
+  crashSeeds: number[];
+  crashFiles: number;
+  crashPieces: number;
+  crashPieceBytes: number;
+  /** Reads per restored file. */
+  crashReads: number;
+  /** Concurrent backups and as many restores. */
+  loadTransfers: number;
+  loadFileBytes: number;
+  loadSeeds: number[];
+}
+
+export const CI: Profile = {
+  name: 'ci',
+  matrixSeeds: [1],
+  matrixFileBytes: 2 * 256 * KIB + 100_001,
+  crashSeeds: [1],
+  crashFiles: 2,
+  crashPieces: 2,
+  crashPieceBytes: 600 * KIB + 17,
+  crashReads: 2,
+  loadTransfers: 16,
+  loadFileBytes: 512 * KIB + 3,
+  loadSeeds: [1],
+};
+
+export const FULL: Profile = {
+  name: 'full',
+  matrixSeeds: [1, 2, 3],
+  matrixFileBytes: 6 * 256 * KIB + 123_457,
+  crashSeeds: [1, 2, 3, 4],
+  crashFiles: 3,
+  crashPieces: 4,
+  crashPieceBytes: 3 * MIB + 1234,
+  crashReads: 4,
+  loadTransfers: 16,
+  loadFileBytes: 8 * MIB + 5,
+  loadSeeds: [1, 2],
+};
+
+export const PROFILE: Profile = process.env.RELIABILITY_PROFILE === 'full' ? FULL : CI;
+
+/** mulberry32, as the sandbox's faults use: the same seed always gives the same moments. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** An integer in [low, high] from `random`. */
+export function between(random: () => number, low: number, high: number): number {
+  return low + Math.floor(random() * (high - low + 1));
+}
