@@ -55,6 +55,7 @@ function fileResource(core: SandboxCore, item: StoredItem, caller: Caller): Reco
     modifiedTime: item.modifiedTime,
     ownedByMe: !item.driveId,
     shared: false,
+    webViewLink: `https://drive.google.com/${folder ? 'drive/folders' : 'file/d'}/${item.id}${folder ? '' : '/view?usp=drivesdk'}`,
     capabilities: { canEdit: caller.access !== 'readonly', canDownload: !folder, canTrash: !item.isRoot },
   };
   if (item.driveId) {
@@ -93,9 +94,13 @@ export function sendFile(
   );
 }
 
-/** The request's `fields` for a file answer (null = the defaults), refused before anything changes. */
+/**
+ * The request's `fields` for a file answer (null = the defaults), refused before anything changes.
+ * An empty `fields=` means the defaults: Google's Go client sends it for `Fields("")`, as rclone
+ * does on every update and delete (backend/drive/drive.go), and Google answers those normally.
+ */
 export function fileFields(ex: Exchange): string | null {
-  const fields = ex.url.searchParams.get('fields');
+  const fields = ex.url.searchParams.get('fields') || null;
   parseFields(fields ?? DEFAULT_FILE_FIELDS, FILE_SCHEMA);
   return fields;
 }
@@ -153,6 +158,22 @@ export interface NewItemMetadata {
   name: string;
   mimeType: string;
   parent: StoredItem;
+  /** Set by the client (rclone keeps the source's time this way); the creation time otherwise. */
+  modifiedTime?: string;
+}
+
+/**
+ * `modifiedTime` is writable on create and update (Drive v3 File reference: "modifiedTime ...
+ * writable"); an RFC 3339 date-time, stored and answered in Google's form (UTC, milliseconds).
+ */
+function modifiedTimeOf(body: Record<string, unknown>): string | undefined {
+  const value = body.modifiedTime;
+  if (value === undefined) return undefined;
+  const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+  if (typeof value !== 'string' || !rfc3339.test(value) || Number.isNaN(Date.parse(value))) {
+    throw badRequest('invalid', `Invalid value for modifiedTime: ${String(value)}`, 'modifiedTime');
+  }
+  return new Date(value).toISOString();
 }
 
 /** Validates create metadata (also used by uploads): one parent, visible, a folder. */
@@ -185,17 +206,20 @@ export function checkCreateMetadata(
   if (parent.mimeType !== FOLDER_MIME) {
     throw badRequest('invalid', `The parent ${parentId} is not a folder.`, 'parents');
   }
-  return {
+  const meta: NewItemMetadata = {
     name: (body.name as string | undefined) ?? 'Untitled',
     mimeType: (body.mimeType as string | undefined) ?? defaultMime,
     parent,
   };
+  const modifiedTime = modifiedTimeOf(body);
+  if (modifiedTime) meta.modifiedTime = modifiedTime;
+  return meta;
 }
 
 export function addItem(
   core: SandboxCore,
   caller: Caller,
-  meta: { name: string; mimeType: string; parent: StoredItem },
+  meta: NewItemMetadata,
   content: { size: number; md5?: string; sha256?: string },
 ): StoredItem {
   const now = timestamp();
@@ -207,7 +231,7 @@ export function addItem(
     size: content.size,
     explicitlyTrashed: false,
     createdTime: now,
-    modifiedTime: now,
+    modifiedTime: meta.modifiedTime ?? now,
     createdByClient: caller.clientId,
     isRoot: false,
   };
@@ -482,6 +506,24 @@ export async function filesUpdate(
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const body = await readJsonObject(ex);
   const item = core.state.findItem(caller, id, supportsAllDrives);
+  const apply = prepareUpdate(core, ex.url.searchParams, caller, item, body, supportsAllDrives);
+  apply();
+  await sendFile(core, ex, item, caller, fields);
+}
+
+/**
+ * Checks an update of `item`'s metadata (the body and addParents/removeParents) and returns the
+ * change to make; nothing changes before everything is checked, so a refused update leaves the
+ * item as it was. Shared by files.update and the content uploads that update a file.
+ */
+export function prepareUpdate(
+  core: SandboxCore,
+  params: URLSearchParams,
+  caller: Caller,
+  item: StoredItem,
+  body: Record<string, unknown>,
+  supportsAllDrives: boolean,
+): () => void {
   core.state.requireWrite(caller);
   for (const key of Object.keys(body)) {
     if (
@@ -506,15 +548,18 @@ export async function filesUpdate(
   if (item.isRoot && (body.name !== undefined || body.trashed !== undefined)) {
     throw rootNotWritable();
   }
-  // Everything is checked before anything changes: a refused update leaves the item as it was.
   if (body.name !== undefined && typeof body.name !== 'string') {
     throw badRequest('invalid', 'Invalid value for name', 'name');
   }
   if (body.trashed !== undefined && typeof body.trashed !== 'boolean') {
     throw badRequest('invalid', 'Invalid value for trashed', 'trashed');
   }
-  const addParents = ex.url.searchParams.get('addParents');
-  const removeParents = ex.url.searchParams.get('removeParents');
+  if (body.mimeType !== undefined && typeof body.mimeType !== 'string') {
+    throw badRequest('invalid', 'Invalid value for mimeType', 'mimeType');
+  }
+  const modifiedTime = modifiedTimeOf(body);
+  const addParents = params.get('addParents');
+  const removeParents = params.get('removeParents');
   let parents: string[] | undefined;
   if (addParents || removeParents) {
     const adding = (addParents ?? '').split(',').filter(Boolean);
@@ -536,11 +581,13 @@ export async function filesUpdate(
     if (parents.length !== 1)
       throw new DriveError(403, 'cannotAddParent', 'A file must have exactly one parent.');
   }
-  if (typeof body.name === 'string') item.name = body.name;
-  if (typeof body.trashed === 'boolean') item.explicitlyTrashed = body.trashed;
-  if (parents) item.parents = parents;
-  item.modifiedTime = timestamp();
-  await sendFile(core, ex, item, caller, fields);
+  return () => {
+    if (typeof body.name === 'string') item.name = body.name;
+    if (typeof body.trashed === 'boolean') item.explicitlyTrashed = body.trashed;
+    if (typeof body.mimeType === 'string' && item.mimeType !== FOLDER_MIME) item.mimeType = body.mimeType;
+    if (parents) item.parents = parents;
+    item.modifiedTime = modifiedTime ?? timestamp();
+  };
 }
 
 // --- files.delete

@@ -16,8 +16,10 @@
  *   PATCH  drive/v3/files/{id}                  files.update
  *   DELETE drive/v3/files/{id}                  files.delete
  *   GET    drive/v3/drives/{id}                 drives.get
- *   POST   upload/drive/v3/files?uploadType=multipart|resumable   upload.multipart / upload.start
- *   PUT    upload/drive/v3/files?uploadType=resumable&upload_id=  upload.chunk / upload.status
+ *   POST   upload/drive/v3/files?uploadType=multipart|media|resumable   upload.multipart / .media / .start
+ *   PATCH  upload/drive/v3/files/{id}?uploadType=multipart|media|resumable   the same, new content for {id}
+ *   PUT    upload/drive/v3/files[/{id}]?uploadType=resumable&upload_id=  upload.chunk / upload.status
+ *          (POST too: Google's Go client and rclone send chunks as POST, backend/drive/upload.go)
  */
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -58,7 +60,15 @@ import {
   type StoredItem,
 } from './sandbox-state.js';
 import { Shaping } from './shaping.js';
-import { expireSession, putKind, uploadMultipart, uploadPut, uploadStart } from './upload-endpoints.js';
+import {
+  expireSession,
+  putKind,
+  type UploadTarget,
+  uploadMedia,
+  uploadMultipart,
+  uploadPut,
+  uploadStart,
+} from './upload-endpoints.js';
 
 export type { RequestKind };
 
@@ -73,6 +83,17 @@ export interface SandboxOptions {
   latencyMs?: number;
   /** Per-connection cap, both directions. */
   bandwidthMbit?: number;
+  /**
+   * Server time spent on each upload request (upload.*) before its answer, as real Drive
+   * spends on every chunk; default 0. Makes request counts cost what they cost on Google.
+   */
+  uploadRequestMs?: number;
+  /**
+   * The API root as clients see it, where resumable session URIs point (default the sandbox's
+   * own URL). Behind a TLS-terminating proxy for a client with fixed hosts, e.g. rclone:
+   * 'https://www.googleapis.com/'.
+   */
+  publicUrl?: string;
   /** Fault spec, see faults.ts. */
   faults?: string;
   /** Default 3600. */
@@ -158,6 +179,15 @@ function emptyCounters(): Record<RequestKind, number> {
   return Object.fromEntries(REQUEST_KINDS.map((k) => [k, 0])) as Record<RequestKind, number>;
 }
 
+/** `publicUrl` as an API root: absolute http(s), ending in '/'. */
+function publicRoot(text: string): string {
+  const parsed = new URL(text);
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new Error(`publicUrl must be an http(s) URL: ${text}`);
+  }
+  return parsed.href.endsWith('/') ? parsed.href : `${parsed.href}/`;
+}
+
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   // First: a bad fault spec throws before any directory is made or anything listens.
   const faults = new FaultPlan(options.faults ?? '');
@@ -182,9 +212,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       consent: options.consent ?? 'approve',
       sessionLifetimeSec: options.sessionLifetimeSec ?? 7 * 24 * 3600,
       rootUrl: '',
+      publicUrl: '',
     },
   };
-  const shaping = new Shaping(options.latencyMs ?? 0, options.bandwidthMbit);
+  const shaping = new Shaping(options.latencyMs ?? 0, options.bandwidthMbit, options.uploadRequestMs ?? 0);
   let counts = emptyCounters();
 
   const authed =
@@ -230,17 +261,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const drive = /^\/drive\/v3\/drives\/([^/]+)$/.exec(path);
     if (drive && method === 'GET')
       return { kind: 'drives.get', handler: authed(drivesGet, decodeURIComponent(drive[1]!)) };
-    if (path === '/upload/drive/v3/files') {
+    const upload = /^\/upload\/drive\/v3\/files(?:\/([^/]+))?$/.exec(path);
+    if (upload) {
       const uploadType = url.searchParams.get('uploadType');
-      if (method === 'POST' && uploadType === 'multipart') {
-        return { kind: 'upload.multipart', handler: authed(uploadMultipart) };
-      }
-      if (method === 'POST' && uploadType === 'resumable' && !url.searchParams.has('upload_id')) {
-        return { kind: 'upload.start', handler: authed(uploadStart) };
-      }
-      if (method === 'PUT' && uploadType === 'resumable' && url.searchParams.has('upload_id')) {
+      const session = url.searchParams.has('upload_id');
+      if (uploadType === 'resumable' && session && (method === 'PUT' || method === 'POST')) {
         return { kind: putKind(req.headers), handler: authed(uploadPut) };
       }
+      const target: UploadTarget = upload[1]
+        ? { kind: 'update', id: decodeURIComponent(upload[1]) }
+        : { kind: 'create' };
+      if (method !== (target.kind === 'update' ? 'PATCH' : 'POST') || session) return null;
+      const to =
+        (fn: (core: SandboxCore, ex: Exchange, caller: Caller, target: UploadTarget) => Promise<void>) =>
+        (ex: Exchange) =>
+          fn(core, ex, state.authenticate(ex.req.headers.authorization), target);
+      if (uploadType === 'multipart') return { kind: 'upload.multipart', handler: to(uploadMultipart) };
+      if (uploadType === 'media') return { kind: 'upload.media', handler: to(uploadMedia) };
+      if (uploadType === 'resumable') return { kind: 'upload.start', handler: to(uploadStart) };
     }
     return null;
   }
@@ -283,7 +321,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     try {
       if (!found) {
         await drain(ex);
-        const upload = url.pathname === '/upload/drive/v3/files';
+        const upload = url.pathname.startsWith('/upload/drive/v3/files');
         await sendError(
           ex,
           upload
@@ -301,6 +339,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         return;
       }
       counts[found.kind] += 1;
+      if (found.kind.startsWith('upload.')) ex.answerDelayMs = shaping.uploadRequestMs;
       ex.fault = faults.decide(found.kind);
       if (shaping.latencyMs > 0) await sleep(shaping.latencyMs);
       if (ex.fault && (await actOutFault(ex, ex.fault))) return;
@@ -343,6 +382,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${hostForUrl}:${address.port}/`;
   core.config.rootUrl = url;
+  core.config.publicUrl = options.publicUrl ? publicRoot(options.publicUrl) : url;
 
   function publicItem(item: StoredItem): SandboxItem {
     const out: SandboxItem = {

@@ -64,6 +64,7 @@ export const REQUEST_KINDS = [
   'files.update',
   'files.delete',
   'upload.multipart',
+  'upload.media',
   'upload.start',
   'upload.chunk',
   'upload.status',

@@ -6,7 +6,10 @@
  *   item      := '*' | path ['(' selection ')']
  *   path      := NAME ('/' NAME)*          -- `user/emailAddress` = `user(emailAddress)`
  */
+import { FILE_SCHEMA } from './file-schema.js';
 import { badRequest } from './http-io.js';
+
+export { FILE_SCHEMA };
 
 /** A schema names the fields of a resource; `null` = a leaf, `'opaque'` = an object not checked further. */
 export interface Schema {
@@ -15,46 +18,6 @@ export interface Schema {
 
 const leaves = (...names: string[]): Schema => Object.fromEntries(names.map((n) => [n, null]));
 
-export const FILE_SCHEMA: Schema = {
-  ...leaves(
-    'kind',
-    'id',
-    'name',
-    'mimeType',
-    'description',
-    'starred',
-    'trashed',
-    'explicitlyTrashed',
-    'parents',
-    'spaces',
-    'version',
-    'webContentLink',
-    'webViewLink',
-    'iconLink',
-    'viewedByMe',
-    'createdTime',
-    'modifiedTime',
-    'modifiedByMe',
-    'driveId',
-    'size',
-    'md5Checksum',
-    'sha1Checksum',
-    'sha256Checksum',
-    'quotaBytesUsed',
-    'headRevisionId',
-    'originalFilename',
-    'fullFileExtension',
-    'fileExtension',
-    'ownedByMe',
-    'shared',
-    'trashedTime',
-    'teamDriveId',
-  ),
-  properties: 'opaque',
-  appProperties: 'opaque',
-  capabilities: 'opaque',
-  owners: 'opaque',
-};
 export const FILE_LIST_SCHEMA: Schema = {
   ...leaves('kind', 'nextPageToken', 'incompleteSearch'),
   files: FILE_SCHEMA,

@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultKind, RequestKind } from './faults.js';
 import type { ConnectionShaper } from './shaping.js';
 
@@ -19,6 +20,8 @@ export interface Exchange {
   readonly socket: Socket;
   /** The fault chosen for this request, for handlers that act it out themselves (reset, short308). */
   fault: FaultKind | null;
+  /** Server time before the answer (the Drive-like link's per-request time on uploads). */
+  answerDelayMs?: number;
 }
 
 /** An error answered in Drive's shape: `{error: {code, message, errors: [{domain, reason, message}]}}`. */
@@ -105,6 +108,8 @@ export async function sendBuffer(
   data: Buffer,
   headers: Record<string, string>,
 ): Promise<void> {
+  if (ex.res.headersSent || ex.res.destroyed) return;
+  if (ex.answerDelayMs) await sleep(ex.answerDelayMs);
   if (ex.res.headersSent || ex.res.destroyed) return;
   ex.res.writeHead(status, { ...headers, 'content-length': String(data.length) });
   await writeShaped(ex, data);

@@ -104,8 +104,12 @@ export interface UploadSession {
   total?: number;
   writer: HashingWriter | null;
   expiresAt: number;
-  /** The file made when the upload finished. */
+  /** The file made (or whose content was replaced) when the upload finished. */
   fileId?: string;
+  /** A session of `PATCH upload/drive/v3/files/{id}`: the file whose content it replaces. */
+  target?: { id: string; body: Record<string, unknown>; params: string };
+  /** The client's modifiedTime for a new file. */
+  modifiedTime?: string;
   /** Serialises PUTs on one session. */
   lock: Promise<void>;
 }
@@ -352,5 +356,7 @@ export interface SandboxCore {
     sessionLifetimeSec: number;
     /** 'http://127.0.0.1:PORT/' once listening. */
     rootUrl: string;
+    /** The API root clients see (session URIs point there); rootUrl unless told otherwise. */
+    publicUrl: string;
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Traffic shaping of the sandbox: a per-connection bandwidth cap (both directions) and the
- * added latency. The cap is a token bucket per socket and direction, so two parallel
+ * Traffic shaping of the sandbox: a per-connection bandwidth cap (both directions), the
+ * added latency, and the server time real Drive spends on each upload request (which is why
+ * rclone's users raise --drive-chunk-size to fill fast lines, docs/content/drive.md). The cap is a token bucket per socket and direction, so two parallel
  * connections each get the full rate, as two TCP streams to Google would.
  */
 import type { Socket } from 'node:net';
@@ -38,6 +39,8 @@ export class Shaping {
   constructor(
     readonly latencyMs = 0,
     readonly bandwidthMbit: number | undefined = undefined,
+    /** Server time on each upload request before it is answered (a Drive-like link). */
+    readonly uploadRequestMs = 0,
   ) {}
 
   forSocket(socket: Socket): ConnectionShaper {

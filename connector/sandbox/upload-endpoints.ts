@@ -13,24 +13,85 @@
  */
 import { rm } from 'node:fs/promises';
 import { HashingWriter } from './content-store.js';
-import { addItem, checkCreateMetadata, fileFields, sendFile } from './drive-endpoints.js';
+import {
+  addItem,
+  checkCreateMetadata,
+  fileFields,
+  type NewItemMetadata,
+  prepareUpdate,
+  sendFile,
+} from './drive-endpoints.js';
 import {
   badRequest,
   boolParam,
   DriveError,
   type Exchange,
   parseJsonObject,
-  readAll,
   readJsonObject,
   readShaped,
   resetMidBody,
   sendBuffer,
 } from './http-io.js';
-import { type Caller, randomId, type SandboxCore, type UploadSession } from './sandbox-state.js';
+import {
+  type Caller,
+  FOLDER_MIME,
+  randomId,
+  type SandboxCore,
+  type StoredItem,
+  type UploadSession,
+} from './sandbox-state.js';
 
 export const CHUNK_GRANULARITY = 256 * 1024;
-/** Google's limit for multipart uploads; bigger files must be resumable. */
-export const MULTIPART_LIMIT = 5 * 1024 * 1024;
+/** The metadata part of a multipart upload, and the part headers, must fit in this. */
+const MULTIPART_HEAD_LIMIT = 1024 * 1024;
+
+/**
+ * Where new content goes: a new file (`POST upload/drive/v3/files`) or an existing one whose
+ * content is replaced (`PATCH upload/drive/v3/files/{id}`, Drive v3 files.update with media;
+ * rclone overwrites files this way, backend/drive/drive.go `Object.Update`).
+ */
+export type UploadTarget = { kind: 'create' } | { kind: 'update'; id: string };
+
+/** Stores bytes that arrived in a part file as the target's content (checking the quota first). */
+async function commit(
+  core: SandboxCore,
+  caller: Caller,
+  writer: HashingWriter,
+  into: { create: NewItemMetadata } | { update: StoredItem; apply: () => void },
+): Promise<StoredItem> {
+  await writer.close();
+  const driveId = 'create' in into ? into.create.parent.driveId : into.update.driveId;
+  const previous = 'update' in into ? into.update.size : 0;
+  try {
+    core.state.checkQuota(writer.length - previous, driveId);
+  } catch (error) {
+    await rm(writer.path, { force: true });
+    throw error;
+  }
+  const content = { size: writer.length, ...writer.digests() };
+  let item: StoredItem;
+  if ('create' in into) {
+    item = addItem(core, caller, into.create, content);
+  } else {
+    item = into.update;
+    into.apply();
+    item.size = content.size;
+    item.md5 = content.md5;
+    item.sha256 = content.sha256;
+  }
+  await core.store.adopt(writer.path, item.id);
+  return item;
+}
+
+/** The file a content update replaces, checked like files.update: visible, writable, not a folder. */
+function updateTarget(core: SandboxCore, caller: Caller, id: string, supportsAllDrives: boolean): StoredItem {
+  const item = core.state.findItem(caller, id, supportsAllDrives);
+  core.state.requireWrite(caller);
+  if (item.mimeType === FOLDER_MIME || item.isRoot) {
+    throw badRequest('invalid', 'A folder has no content to replace.');
+  }
+  return item;
+}
 
 // --- multipart
 
@@ -41,77 +102,198 @@ function multipartBoundary(type: string): string {
   return boundary;
 }
 
-interface Part {
-  headers: Record<string, string>;
-  body: Buffer;
+function partHeaders(text: string, bad: () => DriveError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (colon < 0) throw bad();
+    headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
 }
 
-function parseMultipart(data: Buffer, boundary: string): Part[] {
+/**
+ * A multipart/related body read as a stream: the metadata part whole, the media part straight
+ * into a part file, so its size is not limited by memory. Google documents multipart for
+ * "small files" (5 MB or less) as advice, not a limit: its Node client sends whole files this
+ * way and rclone sends up to its 8 MiB upload cutoff (any size with --drive-upload-cutoff).
+ * `open` sees the metadata and the media part's headers before any media byte is written.
+ */
+async function receiveMultipart(
+  ex: Exchange,
+  boundary: string,
+  open: (metadata: Buffer, mediaHeaders: Record<string, string>) => Promise<HashingWriter>,
+): Promise<HashingWriter> {
   const bad = (): DriveError => badRequest('badContent', 'Malformed multipart body.');
+  const twoParts = (): DriveError =>
+    badRequest('badContent', 'A multipart upload has exactly two parts: metadata, then media.');
   const delimiter = Buffer.from(`--${boundary}`);
-  if (!data.subarray(0, delimiter.length).equals(delimiter)) throw bad();
-  const parts: Part[] = [];
-  let at = delimiter.length;
-  for (;;) {
-    if (data.subarray(at, at + 2).toString() === '--') return parts;
-    if (data.subarray(at, at + 2).toString() !== '\r\n') throw bad();
-    at += 2;
-    const headerEnd = data.indexOf('\r\n\r\n', at);
-    if (headerEnd < 0) throw bad();
-    const headers: Record<string, string> = {};
-    for (const line of data.subarray(at, headerEnd).toString('utf8').split('\r\n')) {
-      if (line === '') continue;
-      const colon = line.indexOf(':');
-      if (colon < 0) throw bad();
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  const inner = Buffer.from(`\r\n--${boundary}`);
+  let head = Buffer.alloc(0);
+  let writer: HashingWriter | null = null;
+  let tail = Buffer.alloc(0);
+  let trailer: Buffer | null = null;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (!writer || pendingBytes === 0) return;
+    const batch = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await writer.write(batch);
+  };
+  const media = async (data: Buffer): Promise<void> => {
+    if (trailer) {
+      trailer = Buffer.concat([trailer, data]);
+      return;
     }
-    const next = data.indexOf(Buffer.concat([Buffer.from('\r\n'), delimiter]), headerEnd + 4);
-    if (next < 0) throw bad();
-    parts.push({ headers, body: data.subarray(headerEnd + 4, next) });
-    at = next + 2 + delimiter.length;
+    const joined = tail.length > 0 ? Buffer.concat([tail, data]) : data;
+    const end = joined.indexOf(inner);
+    if (end >= 0) {
+      pending.push(joined.subarray(0, end));
+      pendingBytes += end;
+      trailer = joined.subarray(end + inner.length);
+      tail = Buffer.alloc(0);
+    } else {
+      const keep = Math.min(joined.length, inner.length - 1);
+      pending.push(joined.subarray(0, joined.length - keep));
+      pendingBytes += joined.length - keep;
+      tail = Buffer.from(joined.subarray(joined.length - keep));
+    }
+    if (pendingBytes >= 1024 * 1024) await flush();
+  };
+  const take = async (chunk: Buffer): Promise<void> => {
+    if (writer) return media(chunk);
+    head = Buffer.concat([head, chunk]);
+    // delimiter CRLF headers CRLF CRLF metadata CRLF delimiter CRLF headers CRLF CRLF media...
+    if (head.length >= delimiter.length && !head.subarray(0, delimiter.length).equals(delimiter)) throw bad();
+    const metaHeadersEnd = head.indexOf('\r\n\r\n', delimiter.length);
+    const metaEnd = metaHeadersEnd < 0 ? -1 : head.indexOf(inner, metaHeadersEnd + 4);
+    const mediaHeadersEnd = metaEnd < 0 ? -1 : head.indexOf('\r\n\r\n', metaEnd + inner.length);
+    if (mediaHeadersEnd < 0) {
+      if (head.length > MULTIPART_HEAD_LIMIT) throw bad();
+      return;
+    }
+    if (head.subarray(delimiter.length, delimiter.length + 2).toString() !== '\r\n') throw bad();
+    const metaHeaders = partHeaders(
+      head.subarray(delimiter.length + 2, metaHeadersEnd).toString('utf8'),
+      bad,
+    );
+    if (!/^application\/json\b/i.test(metaHeaders['content-type'] ?? '')) {
+      throw badRequest(
+        'badContent',
+        'The first part of a multipart upload must be application/json metadata.',
+      );
+    }
+    const afterMeta = metaEnd + inner.length;
+    const marker = head.subarray(afterMeta, afterMeta + 2).toString();
+    if (marker === '--') throw twoParts();
+    if (marker !== '\r\n') throw bad();
+    const mediaHeaders = partHeaders(head.subarray(afterMeta + 2, mediaHeadersEnd).toString('utf8'), bad);
+    writer = await open(head.subarray(metaHeadersEnd + 4, metaEnd), mediaHeaders);
+    await media(head.subarray(mediaHeadersEnd + 4));
+  };
+  try {
+    // A refusal is answered after the whole body was read: leaving the loop early would reset
+    // the connection instead of answering.
+    let refused: unknown = null;
+    for await (const chunk of readShaped(ex)) {
+      if (refused) continue;
+      try {
+        await take(chunk);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    if (refused) throw refused;
+    if (!writer) throw bad();
+    // What follows the media part: the closing `--` (and optional CRLF/epilogue), never a third part.
+    const rest = trailer as Buffer | null;
+    if (!rest) throw bad();
+    if (rest.subarray(0, 2).toString() !== '--') {
+      throw rest.subarray(0, 2).toString() === '\r\n' ? twoParts() : bad();
+    }
+    await flush();
+    return writer;
+  } catch (error) {
+    // Assigned inside `take`, which TypeScript's narrowing does not follow.
+    const opened = writer as HashingWriter | null;
+    if (opened) {
+      await opened.close();
+      await rm(opened.path, { force: true });
+    }
+    throw error;
   }
 }
 
-export async function uploadMultipart(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
+export async function uploadMultipart(
+  core: SandboxCore,
+  ex: Exchange,
+  caller: Caller,
+  target: UploadTarget,
+): Promise<void> {
   const fields = fileFields(ex);
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const boundary = multipartBoundary(ex.req.headers['content-type'] ?? '');
-  const data = await readAll(ex, MULTIPART_LIMIT + 64 * 1024);
+  const existing = target.kind === 'update' ? updateTarget(core, caller, target.id, supportsAllDrives) : null;
   core.state.requireWrite(caller);
-  const parts = parseMultipart(data, boundary);
-  if (parts.length !== 2)
-    throw badRequest('badContent', 'A multipart upload has exactly two parts: metadata, then media.');
-  const [metaPart, mediaPart] = parts as [Part, Part];
-  if (!/^application\/json\b/i.test(metaPart.headers['content-type'] ?? '')) {
-    throw badRequest('badContent', 'The first part of a multipart upload must be application/json metadata.');
+  let into: { create: NewItemMetadata } | { update: StoredItem; apply: () => void } | null = null;
+  const writer = await receiveMultipart(ex, boundary, async (metadata, mediaHeaders) => {
+    const body = parseJsonObject(metadata);
+    const mediaType = mediaHeaders['content-type'] ?? 'application/octet-stream';
+    into = existing
+      ? {
+          update: existing,
+          apply: prepareUpdate(core, ex.url.searchParams, caller, existing, body, supportsAllDrives),
+        }
+      : { create: checkCreateMetadata(core, caller, body, supportsAllDrives, mediaType) };
+    return HashingWriter.create(core.store.partPath(randomId(16)));
+  });
+  await sendFile(core, ex, await commit(core, caller, writer, into!), caller, fields);
+}
+
+// --- media (content only: a new file named Untitled, or new content for an existing one)
+
+export async function uploadMedia(
+  core: SandboxCore,
+  ex: Exchange,
+  caller: Caller,
+  target: UploadTarget,
+): Promise<void> {
+  const fields = fileFields(ex);
+  const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
+  const type = ex.req.headers['content-type'] || 'application/octet-stream';
+  const into =
+    target.kind === 'update'
+      ? (() => {
+          const existing = updateTarget(core, caller, target.id, supportsAllDrives);
+          return {
+            update: existing,
+            apply: prepareUpdate(core, ex.url.searchParams, caller, existing, {}, supportsAllDrives),
+          };
+        })()
+      : { create: checkCreateMetadata(core, caller, {}, supportsAllDrives, type) };
+  core.state.requireWrite(caller);
+  const writer = await HashingWriter.create(core.store.partPath(randomId(16)));
+  try {
+    for await (const chunk of readShaped(ex)) await writer.write(chunk);
+  } catch (error) {
+    await writer.close();
+    await rm(writer.path, { force: true });
+    throw error;
   }
-  const meta = checkCreateMetadata(
-    core,
-    caller,
-    parseJsonObject(metaPart.body),
-    supportsAllDrives,
-    mediaPart.headers['content-type'] ?? 'application/octet-stream',
-  );
-  if (mediaPart.body.length > MULTIPART_LIMIT) {
-    throw new DriveError(
-      413,
-      'uploadTooLarge',
-      'Multipart uploads are limited to 5 MiB; use a resumable upload.',
-    );
-  }
-  core.state.checkQuota(mediaPart.body.length, meta.parent.driveId);
-  const partPath = core.store.partPath(randomId(16));
-  const writer = await HashingWriter.create(partPath);
-  await writer.write(mediaPart.body);
-  await writer.close();
-  const item = addItem(core, caller, meta, { size: writer.length, ...writer.digests() });
-  await core.store.adopt(partPath, item.id);
-  await sendFile(core, ex, item, caller, fields);
+  await sendFile(core, ex, await commit(core, caller, writer, into), caller, fields);
 }
 
 // --- resumable start
 
-export async function uploadStart(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
+export async function uploadStart(
+  core: SandboxCore,
+  ex: Exchange,
+  caller: Caller,
+  target: UploadTarget,
+): Promise<void> {
   const fields = fileFields(ex);
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const body = await readJsonObject(ex);
@@ -125,13 +307,19 @@ export async function uploadStart(core: SandboxCore, ex: Exchange, caller: Calle
     declaredLength = Number(lengthHeader);
   }
   const declaredType = ex.req.headers['x-upload-content-type'];
-  const meta = checkCreateMetadata(
-    core,
-    caller,
-    body,
-    supportsAllDrives,
-    typeof declaredType === 'string' && declaredType ? declaredType : 'application/octet-stream',
-  );
+  const mediaType =
+    typeof declaredType === 'string' && declaredType ? declaredType : 'application/octet-stream';
+  let meta: NewItemMetadata;
+  let update: UploadSession['target'];
+  if (target.kind === 'update') {
+    const existing = updateTarget(core, caller, target.id, supportsAllDrives);
+    prepareUpdate(core, ex.url.searchParams, caller, existing, body, supportsAllDrives);
+    const parent = core.state.items.get(existing.parents[0] ?? '') ?? existing;
+    meta = { name: existing.name, mimeType: existing.mimeType, parent };
+    update = { id: existing.id, body, params: ex.url.searchParams.toString() };
+  } else {
+    meta = checkCreateMetadata(core, caller, body, supportsAllDrives, mediaType);
+  }
   if (declaredLength !== undefined) core.state.checkQuota(declaredLength, meta.parent.driveId);
   const id = randomId(32);
   const session: UploadSession = {
@@ -150,8 +338,13 @@ export async function uploadStart(core: SandboxCore, ex: Exchange, caller: Calle
   };
   if (meta.parent.driveId) session.driveId = meta.parent.driveId;
   if (declaredLength !== undefined) session.declaredLength = declaredLength;
+  if (meta.modifiedTime) session.modifiedTime = meta.modifiedTime;
+  if (update) session.target = update;
   core.state.sessions.set(id, session);
-  const location = `${core.config.rootUrl}upload/drive/v3/files?uploadType=resumable&upload_id=${id}`;
+  // The session URI is on the client's own view of the API (publicUrl), as Google's is on
+  // www.googleapis.com; an update session keeps the file's path, as Google's does.
+  const path = update ? `upload/drive/v3/files/${encodeURIComponent(update.id)}` : 'upload/drive/v3/files';
+  const location = `${core.config.publicUrl}${path}?uploadType=resumable&upload_id=${id}`;
   await sendBuffer(ex, 200, Buffer.alloc(0), { location, 'x-guploader-uploadid': id });
 }
 
@@ -214,9 +407,16 @@ function persistedRange(session: UploadSession): Record<string, string> {
   return n > 0 ? { range: `bytes=0-${n - 1}` } : {};
 }
 
+/**
+ * 308 Resume Incomplete; or, when the client sent `X-GUploader-No-308: yes`, 200 with
+ * `X-HTTP-Status-Code-Override: 308`, as Google's upload servers do for clients whose HTTP
+ * stack treats 308 as a redirect (google-api-go-client internal/gensupport/resumable.go).
+ */
 function answer308(ex: Exchange, session: UploadSession): Promise<void> {
-  return sendBuffer(ex, 308, Buffer.alloc(0), {
+  const no308 = String(ex.req.headers['x-guploader-no-308'] ?? '').toLowerCase() === 'yes';
+  return sendBuffer(ex, no308 ? 200 : 308, Buffer.alloc(0), {
     ...persistedRange(session),
+    ...(no308 ? { 'x-http-status-code-override': '308' } : {}),
     'x-guploader-uploadid': session.id,
   });
 }
@@ -228,21 +428,38 @@ async function finish(
   caller: Caller,
 ): Promise<void> {
   const writer = session.writer!;
-  await writer.close();
-  const parent = core.state.items.get(session.parentId);
-  if (!parent) {
+  const owner = { ...caller, clientId: session.clientId };
+  let into: { create: NewItemMetadata } | { update: StoredItem; apply: () => void };
+  try {
+    if (session.target) {
+      const existing = updateTarget(core, owner, session.target.id, session.supportsAllDrives);
+      const params = new URLSearchParams(session.target.params);
+      into = {
+        update: existing,
+        apply: prepareUpdate(core, params, owner, existing, session.target.body, session.supportsAllDrives),
+      };
+    } else {
+      const parent = core.state.items.get(session.parentId);
+      if (!parent) {
+        throw new DriveError(404, 'notFound', `File not found: ${session.parentId}.`, {
+          location: 'parents',
+        });
+      }
+      const create: NewItemMetadata = { name: session.name, mimeType: session.mimeType, parent };
+      if (session.modifiedTime) create.modifiedTime = session.modifiedTime;
+      into = { create };
+    }
+  } catch (error) {
     await dropSession(core, session);
-    throw new DriveError(404, 'notFound', `File not found: ${session.parentId}.`, { location: 'parents' });
+    throw error;
   }
-  const item = addItem(
-    core,
-    { ...caller, clientId: session.clientId },
-    { name: session.name, mimeType: session.mimeType, parent },
-    { size: writer.length, ...writer.digests() },
-  );
-  await core.store.adopt(writer.path, item.id);
-  session.fileId = item.id;
   session.writer = null;
+  try {
+    session.fileId = (await commit(core, owner, writer, into)).id;
+  } catch (error) {
+    await dropSession(core, session);
+    throw error;
+  }
   await sendDone(core, ex, session, caller);
 }
 

@@ -218,10 +218,10 @@ describe('files and folders', () => {
     // A bad selection on create or update is refused before anything changes.
     const named = (name: string): Promise<{ status: number; body: { files: unknown[] } }> =>
       h.json(`drive/v3/files?q=${encodeURIComponent(`name = '${name}'`)}`);
-    expect((await h.json('drive/v3/files?fields=', jsonBody({ name: 'never-made' }))).status).toBe(400);
+    expect((await h.json('drive/v3/files?fields=nmae', jsonBody({ name: 'never-made' }))).status).toBe(400);
     expect((await named('never-made')).body.files).toEqual([]);
     const patch = { ...jsonBody({ name: 'never-renamed' }), method: 'PATCH' };
-    expect((await h.json(`drive/v3/files/${id}?fields=`, patch)).status).toBe(400);
+    expect((await h.json(`drive/v3/files/${id}?fields=id(x)`, patch)).status).toBe(400);
     expect((await named('never-renamed')).body.files).toEqual([]);
     expect((await h.json('drive/v3/about?fields=user/emailAddress')).body).toEqual({
       user: { emailAddress: 'admin@example.com' },
@@ -301,8 +301,10 @@ describe('files and folders', () => {
   it('unknown routes are 404; an upload without a supported uploadType is 400', async () => {
     expect((await h.api('drive/v2/files')).status).toBe(404);
     expect((await h.api('drive/v3/files/x/comments')).status).toBe(404);
-    const media = await h.api('upload/drive/v3/files?uploadType=media', { method: 'POST', body: 'x' });
-    expect(media.status).toBe(400);
+    const unknown = await h.api('upload/drive/v3/files?uploadType=simple', { method: 'POST', body: 'x' });
+    expect(unknown.status).toBe(400);
+    const noType = await h.api('upload/drive/v3/files', { method: 'POST', body: 'x' });
+    expect(noType.status).toBe(400);
     expect((await h.api('drive/v3/files/x?alt=proto')).status).toBe(400);
   });
 

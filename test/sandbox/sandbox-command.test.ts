@@ -49,6 +49,33 @@ describe('runSandboxCommand', () => {
     await expect(runSandboxCommand({ faults: 'files.list:boom' }, out)).rejects.toThrow(/Bad fault rule/);
   });
 
+  it('the built CLI passes --upload-request-ms and --public-url to the sandbox', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/gdrive-backup.mjs',
+        'sandbox',
+        '--upload-request-ms',
+        '300',
+        '--public-url',
+        'https://www.googleapis.com/',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    try {
+      const lines = await readUntilReady(child.stdout);
+      const root = lines[0]!.split('=')[1]!;
+      const t0 = performance.now();
+      // Unauthenticated: the 401 is an upload request's answer, so it waits too.
+      const res = await fetch(`${root}upload/drive/v3/files?uploadType=resumable`, { method: 'POST' });
+      expect(res.status).toBe(401);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(295);
+    } finally {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await once(child, 'exit');
+    }
+  });
+
   it('the built CLI runs it and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, ['bin/gdrive-backup.mjs', 'sandbox', '--port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,5 @@
-// Traffic shaping: the per-connection bandwidth cap (both directions) and the added latency.
+// Traffic shaping: the per-connection bandwidth cap (both directions), the added latency, and
+// the server time on upload requests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, harness, KIB256, pattern, putChunk, startUpload, uploadFile } from './helpers.js';
 
@@ -53,6 +54,44 @@ describe('latency', () => {
       const t0 = performance.now();
       expect((await h.api('drive/v3/files')).status).toBe(200);
       expect(performance.now() - t0).toBeGreaterThanOrEqual(145);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('upload request time (a Drive-like link)', () => {
+  it('every upload request waits uploadRequestMs before its answer; other requests do not', async () => {
+    const h = await harness({ uploadRequestMs: 400 });
+    try {
+      const timed = async <T>(work: () => Promise<T>): Promise<[T, number]> => {
+        const t0 = performance.now();
+        const out = await work();
+        return [out, performance.now() - t0];
+      };
+      const [session, startMs] = await timed(() => startUpload(h, { name: 'drive-like' }));
+      expect(startMs).toBeGreaterThanOrEqual(395);
+      const [first, chunkMs] = await timed(() =>
+        putChunk(h, session, `bytes 0-${KIB256 - 1}/*`, pattern(KIB256)),
+      );
+      expect(first.status).toBe(308);
+      expect(chunkMs).toBeGreaterThanOrEqual(395);
+      // While a chunk is held on the server, a metadata request is answered first.
+      const order: string[] = [];
+      const chunk = putChunk(h, session, `bytes ${KIB256}-${KIB256 + 9}/${KIB256 + 10}`, pattern(10)).then(
+        (res) => {
+          order.push('chunk');
+          return res;
+        },
+      );
+      const list = h.api('drive/v3/files').then((res) => {
+        order.push('list');
+        return res;
+      });
+      expect((await list).status).toBe(200);
+      expect((await chunk).status).toBe(200);
+      expect(order).toEqual(['list', 'chunk']);
+      expect(h.sandbox.counters()['upload.chunk']).toBe(2);
     } finally {
       await h.close();
     }

@@ -43,6 +43,16 @@ export function sandboxCommand(): Command {
     .option('--dir <dir>', 'where file contents are kept (default: a temp dir removed on exit)')
     .addOption(new Option('--latency <ms>', 'delay added to every answer').argParser(wholeNumber))
     .addOption(new Option('--bandwidth <mbit>', 'per-connection bandwidth cap').argParser(wholeNumber))
+    .addOption(
+      new Option(
+        '--upload-request-ms <ms>',
+        'server time on each upload request before its answer (a Drive-like link, e.g. 150)',
+      ).argParser(wholeNumber),
+    )
+    .option(
+      '--public-url <url>',
+      'API root clients see, for session URIs (e.g. https://www.googleapis.com/ behind a TLS proxy)',
+    )
     .option('--faults <spec>', 'fault rules, e.g. "upload.chunk:reset@3;files.list:503%20"')
     .action(async (options: Record<string, unknown>) => {
       await runSandboxCommand(
@@ -51,6 +61,10 @@ export function sandboxCommand(): Command {
           ...(typeof options.dir === 'string' ? { dir: options.dir } : {}),
           ...(options.latency === undefined ? {} : { latencyMs: options.latency as number }),
           ...(options.bandwidth === undefined ? {} : { bandwidthMbit: options.bandwidth as number }),
+          ...(options.uploadRequestMs === undefined
+            ? {}
+            : { uploadRequestMs: options.uploadRequestMs as number }),
+          ...(typeof options.publicUrl === 'string' ? { publicUrl: options.publicUrl } : {}),
           ...(typeof options.faults === 'string' ? { faults: options.faults } : {}),
         },
         process.stdout,
