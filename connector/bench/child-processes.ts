@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ServiceClient } from '../cli/service-client.js';
 import { readApiToken } from '../service/api-token.js';
+import { childrenCpuSeconds, PeakMeter } from './process-stats.js';
 
 export type SandboxEnv = Record<string, string>;
 
@@ -98,13 +99,25 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/** How the sandbox child shapes its link, and the API root its session URIs name. */
+export interface SandboxChildOptions {
+  latencyMs?: number;
+  bandwidthMbit?: number;
+  /** Server time spent on each upload request before it answers (Drive-like link). */
+  uploadRequestMs?: number;
+  /** e.g. https://www.googleapis.com/ when clients reach it through the TLS proxy. */
+  publicUrl?: string;
+}
+
 export async function startSandboxChild(
   cliPath: string,
-  shaping: { latencyMs?: number; bandwidthMbit?: number } = {},
+  options: SandboxChildOptions = {},
 ): Promise<SandboxChild> {
   const args = [cliPath, 'sandbox', '--port', '0'];
-  if (shaping.latencyMs) args.push('--latency', String(shaping.latencyMs));
-  if (shaping.bandwidthMbit) args.push('--bandwidth', String(shaping.bandwidthMbit));
+  if (options.latencyMs) args.push('--latency', String(options.latencyMs));
+  if (options.bandwidthMbit) args.push('--bandwidth', String(options.bandwidthMbit));
+  if (options.uploadRequestMs) args.push('--upload-request-ms', String(options.uploadRequestMs));
+  if (options.publicUrl) args.push('--public-url', options.publicUrl);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv({}) });
   const env: SandboxEnv = {};
   await awaitLine(child, 'the sandbox', (line) => {
@@ -119,9 +132,12 @@ export async function startSandboxChild(
 export interface ServiceChildOptions {
   sandboxEnv: SandboxEnv;
   dataDir: string;
-  chunkSize: number;
+  /** GDRIVE_CHUNK_SIZE; absent = the product's default. */
+  chunkSize?: number;
   /** Where appended pieces are read from and read pieces are written to. */
   exchangeDir: string;
+  /** More environment, e.g. the TLS proxy's HTTPS_PROXY and NODE_EXTRA_CA_CERTS. */
+  env?: Record<string, string>;
 }
 
 export async function startServiceChild(
@@ -135,8 +151,9 @@ export async function startServiceChild(
       ...options.sandboxEnv,
       GDRIVE_BACKUP_DATA_DIR: options.dataDir,
       GDRIVE_BACKUP_SOCKET: socketPath,
-      GDRIVE_CHUNK_SIZE: String(options.chunkSize),
+      ...(options.chunkSize === undefined ? {} : { GDRIVE_CHUNK_SIZE: String(options.chunkSize) }),
       GDRIVE_EXCHANGE_DIRS: options.exchangeDir,
+      ...options.env,
       // Info is the level that announces "listening"; nothing is logged per byte.
       GDRIVE_BACKUP_LOG_LEVEL: 'info',
     }),
@@ -160,4 +177,43 @@ export async function startServiceChild(
       await stop();
     },
   };
+}
+
+/** One command run to its end: wall time, its CPU seconds and its peak RSS. */
+export interface ChildRun {
+  ms: number;
+  cpuSeconds: number | null;
+  peakRssMib: number | null;
+}
+
+/**
+ * Runs `command args` to its end and measures it. CPU comes from this process's children
+ * counters (the command is waited for, so all of its CPU time lands there, which sampling its
+ * /proc entry would miss after it exits); the peak RSS is sampled from /proc while it runs.
+ */
+export async function measureChild(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<ChildRun> {
+  const cpuBefore = childrenCpuSeconds();
+  const started = performance.now();
+  const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const meter = new PeakMeter(child.pid!);
+  const tail = stderrTail(child);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const ms = performance.now() - started;
+  const peakRssMib = meter.stop();
+  const cpuAfter = childrenCpuSeconds();
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${code}: ${tail() || 'no message'}`);
+  return {
+    ms,
+    cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+    peakRssMib,
+  };
+}
+
+/** `gdrive-backup <args>` in a child process with exactly `env` as its GDRIVE_* settings. */
+export function measureCli(cliPath: string, args: string[], env: Record<string, string>): Promise<ChildRun> {
+  return measureChild(process.execPath, [cliPath, ...args], cleanEnv(env));
 }

@@ -36,6 +36,21 @@ export function cpuSeconds(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds (user + system) of this process's children that have exited and been waited for
+ * (cutime + cstime of /proc/self/stat): the whole CPU time of a command run to its end, which
+ * sampling its own /proc entry would miss after it exits. Null where /proc is missing.
+ */
+export function childrenCpuSeconds(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
 /** The peak RSS of a process over one measurement. */
 export class PeakMeter {
   private sampled = 0;

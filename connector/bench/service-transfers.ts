@@ -44,6 +44,8 @@ export async function serviceDownload(
   path: string,
   dir: string,
   pieceSize: number,
+  /** Plesk's work on each piece (unpacking it), awaited before the next readFile. */
+  afterPiece?: () => Promise<unknown>,
 ): Promise<{ bytes: number; ms: number }> {
   const written: string[] = [];
   const started = performance.now();
@@ -56,6 +58,7 @@ export async function serviceDownload(
       written.push(piece);
       if (got === 0) break;
       bytes += got;
+      if (afterPiece) await afterPiece();
     }
   } finally {
     await client.closeRead(fd);

@@ -1,4 +1,4 @@
-/** `bench`: the speed and memory benchmark (connector/bench/bench.ts); `npm run bench` runs it. */
+/** `bench`: the connector held against rclone (connector/bench/bench.ts); `npm run bench` runs it. */
 import { Command, Option } from 'commander';
 import { runBench } from '../../bench/bench.js';
 import { wholeNumber, withExamples } from '../options.js';
@@ -6,31 +6,38 @@ import { wholeNumber, withExamples } from '../options.js';
 export function benchCommand(): Command {
   const command = new Command('bench')
     .description(
-      'Measure upload/download speed against the raw wire, chunk sizes, memory and Drive requests per file (sandbox, local)',
+      'Measure the connector against rclone on the sandbox (plain, shaped and Drive-like links): speed, CPU, memory, PHP round trip, package size, Drive requests per file',
     )
     .addOption(
-      new Option('--size-mib <mib>', 'largest file of the memory scenario; transfers use half of it')
-        .argParser(wholeNumber)
-        .default(512),
+      new Option('--size-mib <mib>', 'file size of the throughput runs (default 512)').argParser(wholeNumber),
     )
     .addOption(
-      new Option('--runs <n>', 'best of how many runs on localhost (default 2, quick 1)').argParser(
+      new Option('--memory-mib <mib>', 'the large backup of the memory run (default 4096)').argParser(
         wholeNumber,
       ),
     )
+    .addOption(
+      new Option('--runs <n>', 'runs per contender, medians taken (default 3, quick 1)').argParser(
+        wholeNumber,
+      ),
+    )
+    .option('--package <zip>', 'extension package to weigh (default dist/gdrive-backup-<version>.zip)')
     .option('--quick', 'small sizes, one run: proves the suite runs, figures mean little')
     .option('--json <file>', 'also write every figure as JSON to this file');
   withExamples(
     command,
     'gdrive-backup bench --quick',
-    'gdrive-backup bench --size-mib 1024 --json bench.json',
+    'gdrive-backup bench --json bench.json',
+    'gdrive-backup bench --size-mib 256 --memory-mib 1024 --runs 1',
   );
   return command.action(async (options: Record<string, unknown>) => {
     try {
       await runBench({
-        sizeMib: options.sizeMib as number,
+        ...(options.sizeMib === undefined ? {} : { sizeMib: options.sizeMib as number }),
+        ...(options.memoryMib === undefined ? {} : { memoryMib: options.memoryMib as number }),
         quick: options.quick === true,
         ...(options.runs === undefined ? {} : { runs: Math.max(1, options.runs as number) }),
+        ...(typeof options.package === 'string' ? { packageFile: options.package } : {}),
         ...(typeof options.json === 'string' ? { jsonFile: options.json } : {}),
         out: process.stdout,
       });
@@ -38,7 +45,8 @@ export function benchCommand(): Command {
       // The bench's failures are its own (a child that died, a transfer that went wrong): say
       // exactly what, not the catalogue's generic sentence.
       process.stderr.write(
-        `error: the benchmark failed: ${error instanceof Error ? error.message : String(error)}\n`,
+        `error: the benchmark failed: ${error instanceof Error ? error.message : String(error)}
+`,
       );
       process.exitCode = 1;
     }
