@@ -16,6 +16,20 @@ import type { AccountActivity, HandleOperations, Transport } from './transport/t
 const key = (object: ObjectRef, fact: 'token' | 'backup' | 'error') =>
   `activity:${formatObjectRef(object)}:${fact}`;
 
+/** Codes of requests refused before anything was tried (bad input, unknown handles, paths). */
+const REFUSED_REQUESTS = new Set<string>([
+  'bad_request',
+  'unknown_route',
+  'invalid_path',
+  'invalid_object',
+  'unknown_handle',
+  'wrong_handle_kind',
+  'local_file_forbidden',
+  'not_found',
+  'is_a_directory',
+  'not_a_directory',
+]);
+
 export class Activity {
   constructor(
     private readonly state: Keyv,
@@ -35,6 +49,9 @@ export class Activity {
 
   failed(object: ObjectRef, path: string, error: unknown): void {
     const known = toGdriveBackupError(error);
+    // A request refused as malformed did nothing: it is the caller's mistake, not this
+    // object's last error (and a refused request changes nothing, not even this record).
+    if (REFUSED_REQUESTS.has(known.code)) return;
     this.record(object, 'error', {
       code: known.code,
       message: known.message,

@@ -312,7 +312,13 @@ export class Accounts {
       if (refreshed)
         this.index().then(
           (index) => {
-            for (const object of index[grant]?.objects ?? []) refreshed(parseObjectRef(object));
+            for (const object of index[grant]?.objects ?? []) {
+              try {
+                refreshed(parseObjectRef(object));
+              } catch {
+                // A name this version no longer accepts: nothing to record it under.
+              }
+            }
           },
           () => undefined,
         );

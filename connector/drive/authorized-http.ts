@@ -19,7 +19,7 @@ import type { gaxios, OAuth2Client } from 'google-auth-library';
 import { GdriveBackupError } from '../errors/errors.js';
 import { applyBandwidthLimit } from './bandwidth-limit.js';
 import type { DriveHttp, HttpOptions, HttpResponse } from './drive-http.js';
-import { DriveRequestError, failureFromError } from './retry.js';
+import { DriveRequestError, failureFromError, withoutQueries } from './retry.js';
 
 /** Requests by kind; the kinds are the sandbox's, so counts compare one to one. */
 export class RequestCounter {
@@ -115,6 +115,14 @@ export class AuthorizedHttp implements DriveHttp {
         response = await this.client.request<T>({ ...options, retry: false });
       } catch (error) {
         const failure = failureFromError(error);
+        // Neither an HTTP answer nor a network error, from inside the auth library: the token
+        // endpoint answered something unreadable (a proxy's HTML page, a cut-off body). That is
+        // Google's side failing, as a 502 would be: retried, then drive_unavailable.
+        if (failure === undefined && !(error instanceof GdriveBackupError))
+          throw new DriveRequestError({
+            status: 502,
+            message: `unreadable answer of the token endpoint (${withoutQueries(error instanceof Error ? error.message : String(error)).slice(0, 120)})`,
+          });
         if (failure?.reason === 'invalid_grant') throw this.reconnect();
         // A token endpoint refusing the client itself: no new token will come.
         if (failure?.status !== 401 || failure.reason === 'invalid_client') throw error;

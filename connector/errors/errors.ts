@@ -69,7 +69,9 @@ export const ERRORS = {
       'Access to Google Drive was not granted ({reason}): click "Connect Google Drive" again and allow access.',
   },
   oauth_exchange_failed: {
-    status: 502,
+    // Google's own answer is a 400 (invalid_grant for a used or foreign code, invalid_client):
+    // the sign-in is refused, nothing upstream is broken.
+    status: 400,
     retryable: false,
     message:
       'Google refused the sign-in code ({reason}): check the OAuth client id, secret and redirect URI, then connect again.',

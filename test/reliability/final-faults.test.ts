@@ -46,7 +46,9 @@ const CASES: FinalCase[] = [
   {
     label: 'the daily upload cap',
     codes: ['daily_limit'],
-    inject: async (c) => c.sandbox.setFaults('upload.chunk:daily403@1'),
+    // The cap holds until the next day: every upload request is refused, not one. A single
+    // refusal is a burst the connector rides out (3 attempts on upload requests, retry.ts).
+    inject: async (c) => c.sandbox.setFaults('upload.chunk:daily403'),
   },
   {
     label: 'revoked access',

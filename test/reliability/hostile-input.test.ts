@@ -271,14 +271,19 @@ describe('hostile local files', () => {
     try {
       expect(await holding).toBe(first.length);
       const answer = await queued;
-      const closed = await client.closeWrite(swapFd).catch(() => null);
+      // The refused piece was not appended, so the file would be short: the close must not
+      // finish it (upload_incomplete), and nothing of it is left on Drive.
+      const closed = await client
+        .closeWrite(swapFd)
+        .catch((error: { code?: string }) => error.code ?? 'error');
       const item = sandbox.items().find((i) => i.name === 'swapped.tar' && !i.trashed);
       const uploaded = item ? await readFile(sandbox.contentPath(item.id)) : Buffer.alloc(0);
       expect(uploaded.includes(Buffer.from('never read or written')), 'the outside file reached Drive').toBe(
         false,
       );
       expectRefused(answer, 'append through a swapped-in link', ['local_file_forbidden', 'local_file_error']);
-      expect(closed?.size).toBe(first.length);
+      expect(closed).toBe('upload_incomplete');
+      expect(item, 'nothing of the aborted upload is on Drive').toBeUndefined();
       expect(await diskSnapshot(space.outside)).toEqual(outsideBefore);
       tally.add('refused');
     } finally {
@@ -327,7 +332,9 @@ describe('hostile local files', () => {
           await unblockFifo(fifo, 'writer');
           await answer.catch(() => undefined);
         }
-      });
+        // state.json changes on purpose: the handle now remembers that a piece was refused, so
+        // that a close without that piece appended again aborts instead of storing a short file.
+      }, ['state.json']);
     } finally {
       await rm(fifo, { force: true });
     }
