@@ -8,10 +8,11 @@
  * Recording never fails an operation: a store error is logged and the operation goes on.
  */
 import type { Keyv } from 'keyv';
+import { formatObjectRef, type ObjectRef } from './core/object-ref.js';
+import type { AccountActivity, HandleOperations } from './core/types.js';
 import { toGdriveBackupError } from './errors/errors.js';
 import type { Log } from './log.js';
-import { formatObjectRef, type ObjectRef } from './transport/object-ref.js';
-import type { AccountActivity, HandleOperations, Transport } from './transport/types.js';
+import type { Transport } from './transport/types.js';
 
 const key = (object: ObjectRef, fact: 'token' | 'backup' | 'error') =>
   `activity:${formatObjectRef(object)}:${fact}`;

@@ -8,6 +8,8 @@ import { Activity, recordingHandles, recordingTransport } from './activity.js';
 import { Accounts } from './auth/accounts.js';
 import { OAuthFlow } from './auth/oauth-flow.js';
 import type { Config } from './config/config.js';
+import { formatObjectRef, type ObjectRef } from './core/object-ref.js';
+import type { ObjectNames } from './core/types.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { RequestCounter } from './drive/authorized-http.js';
 import { DriveApi } from './drive/drive-api.js';
@@ -18,9 +20,8 @@ import { TransferHandles } from './drive/transfer-handles.js';
 import { type Log, silentLog } from './log.js';
 import { openStores } from './store/stores.js';
 import { runCheck } from './transport/check.js';
-import { formatObjectRef, type ObjectRef } from './transport/object-ref.js';
 import { ObjectTransport } from './transport/object-transport.js';
-import type { Connector, ObjectNames } from './transport/types.js';
+import type { Connector } from './transport/types.js';
 
 export interface ConnectorOptions {
   log?: Log;

@@ -19,11 +19,11 @@
 import type { Credentials, OAuth2Client } from 'google-auth-library';
 import type { Keyv } from 'keyv';
 import type { Config } from '../config/config.js';
+import { formatObjectRef, type ObjectRef, parseObjectRef } from '../core/object-ref.js';
 import { AuthorizedHttp, type RequestCounter } from '../drive/authorized-http.js';
 import type { DriveHttp } from '../drive/drive-http.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { formatObjectRef, type ObjectRef, parseObjectRef } from '../transport/object-ref.js';
 import { newOAuthClient } from './oauth-client.js';
 
 export interface AccountRecord {

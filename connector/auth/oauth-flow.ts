@@ -12,14 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { CodeChallengeMethod } from 'google-auth-library';
 import type { Keyv } from 'keyv';
 import type { Config } from '../config/config.js';
+import { formatObjectRef, type ObjectRef } from '../core/object-ref.js';
+import type { OAuthFinishInput, OAuthOperations, OAuthStartInput } from '../core/types.js';
 import { AuthorizedHttp, type RequestCounter } from '../drive/authorized-http.js';
 import { DriveApi } from '../drive/drive-api.js';
 import { parseRootSetting } from '../drive/folders.js';
 import { failureFromError, isRetryable, type Pacer } from '../drive/retry.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { OAuthFinishInput, OAuthOperations, OAuthStartInput } from '../transport/types.js';
 import type { Accounts } from './accounts.js';
 import { assertClientConfigured, DRIVE_SCOPES, newOAuthClient } from './oauth-client.js';
 

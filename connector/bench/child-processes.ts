@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ServiceClient } from '../cli/service-client.js';
 import { readApiToken } from '../service/api-token.js';
+import { ServiceClient } from '../service/service-client.js';
 import { childrenCpuSeconds, PeakMeter } from './process-stats.js';
 
 export type SandboxEnv = Record<string, string>;

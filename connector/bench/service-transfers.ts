@@ -6,9 +6,9 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectThroughLoopback, followConsentUrl } from '../cli/oauth-loopback.js';
-import type { ServiceClient } from '../cli/service-client.js';
-import type { ObjectRef } from '../transport/object-ref.js';
-import type { WriteResult } from '../transport/types.js';
+import type { ObjectRef } from '../core/object-ref.js';
+import type { WriteResult } from '../core/types.js';
+import type { ServiceClient } from '../service/service-client.js';
 import type { Dataset } from './test-data.js';
 
 export const BENCH_OBJECT: ObjectRef = { type: 'server', id: null };

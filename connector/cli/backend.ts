@@ -1,54 +1,12 @@
 /**
  * What a CLI command (and the demo) talks to: the HTTP API of a running service
- * (service-client.ts) or, when none runs on the data dir, a connector in this process.
- * Both answer the same operations, named like the routes of the design's HTTP API.
+ * (service/service-client.ts) or, when none runs on the data dir, a connector in this process.
+ * Both answer the same operations (Backend), named like the routes of the design's HTTP API.
  */
-import type { ObjectRef } from '../transport/object-ref.js';
-import type {
-  AccountInfo,
-  CheckResult,
-  Connector,
-  Entry,
-  OAuthFinishInput,
-  OAuthStartInput,
-  Quota,
-  WriteResult,
-} from '../transport/types.js';
+import type { Backend, TransferProgress } from '../service/service-client.js';
+import type { Connector } from '../transport/types.js';
 
-/**
- * The optional last argument of append and read: `onProgress` hears the bytes of this call
- * moved so far, as the engine sends or receives them (chunk by chunk in this process). Over
- * the HTTP API a call answers only when it is done, so there it is told once, at the end.
- */
-export interface TransferProgress {
-  onProgress?: (bytesInThisCall: number) => void;
-}
-
-export interface Backend {
-  /** 'service' when requests go over HTTP, 'in-process' otherwise (shown by `status`). */
-  readonly mode: 'service' | 'in-process';
-  account(object: ObjectRef): Promise<AccountInfo>;
-  oauthStart(object: ObjectRef, input: OAuthStartInput): Promise<{ url: string }>;
-  oauthFinish(object: ObjectRef, input: OAuthFinishInput): Promise<{ email: string }>;
-  disconnect(object: ObjectRef): Promise<void>;
-  check(object: ObjectRef): Promise<CheckResult>;
-  quota(object: ObjectRef): Promise<Quota>;
-  /** null when absent. */
-  stat(object: ObjectRef, path: string): Promise<Entry | null>;
-  list(object: ObjectRef, path: string): Promise<Entry[]>;
-  createDir(object: ObjectRef, path: string): Promise<void>;
-  deleteFile(object: ObjectRef, path: string): Promise<void>;
-  deleteDir(object: ObjectRef, path: string): Promise<void>;
-  openWrite(object: ObjectRef, path: string): Promise<string>;
-  append(fd: string, localFile: string, options?: TransferProgress): Promise<number>;
-  closeWrite(fd: string): Promise<WriteResult>;
-  /** Drops an unfinished write: nothing is stored, the handle and its spool go. */
-  cancelWrite(fd: string): Promise<void>;
-  openRead(object: ObjectRef, path: string, offset: number): Promise<string>;
-  read(fd: string, localFile: string, size: number | null, options?: TransferProgress): Promise<number>;
-  closeRead(fd: string): Promise<void>;
-  close(): Promise<void>;
-}
+export type { Backend, TransferProgress } from '../service/service-client.js';
 
 /** The in-process backend: the connector itself (it holds the data dir's lock until close). */
 export function inProcessBackend(connector: Connector): Backend {

@@ -8,7 +8,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { type ErrorCode, GdriveBackupError, toGdriveBackupError } from '../errors/errors.js';
-import { ServiceError } from './service-client.js';
+import { ServiceError } from '../service/service-client.js';
 
 export const EXIT_CODES = {
   ok: 0,

@@ -15,9 +15,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ObjectRef } from '../core/object-ref.js';
+import type { OAuthFinishInput } from '../core/types.js';
 import { GdriveBackupError } from '../errors/errors.js';
-import type { ObjectRef } from '../transport/object-ref.js';
-import type { OAuthFinishInput } from '../transport/types.js';
 import type { Backend } from './backend.js';
 
 export const OAUTH_CALLBACK_PATH = '/oauth2callback';

@@ -15,11 +15,11 @@ import {
   SETTINGS,
 } from '../config/config.js';
 import { createConnector } from '../connector.js';
+import { formatObjectRef, type ObjectRef, parseObjectRef } from '../core/object-ref.js';
 import { GdriveBackupError } from '../errors/errors.js';
+import { ServiceClient } from '../service/service-client.js';
 import { SECRETS_KEY_FILE } from '../store/stores.js';
-import { formatObjectRef, type ObjectRef, parseObjectRef } from '../transport/object-ref.js';
 import { type Backend, inProcessBackend } from './backend.js';
-import { ServiceClient } from './service-client.js';
 
 type SettingKey = (typeof SETTINGS)[number]['key'];
 

@@ -16,9 +16,9 @@ import { chown, mkdtemp, open, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { ObjectRef } from '../core/object-ref.js';
+import type { WriteResult } from '../core/types.js';
 import { GdriveBackupError } from '../errors/errors.js';
-import type { ObjectRef } from '../transport/object-ref.js';
-import type { WriteResult } from '../transport/types.js';
 import type { Backend } from './backend.js';
 import { Interrupted, localFileError } from './cli-errors.js';
 

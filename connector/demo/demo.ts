@@ -16,13 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBytes, mibPerSecond } from '../cli/format.js';
 import { connectThroughLoopback, followConsentUrl } from '../cli/oauth-loopback.js';
-import { ServiceClient } from '../cli/service-client.js';
 import { PLESK_PIECE } from '../cli/transfer.js';
 import { loadConfig } from '../config/config.js';
+import { formatObjectRef, type ObjectRef } from '../core/object-ref.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import { startSandbox } from '../sandbox/drive-sandbox.js';
 import { startService } from '../service/serve-command.js';
-import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
+import { ServiceClient } from '../service/service-client.js';
 
 const MIB = 1024 * 1024;
 

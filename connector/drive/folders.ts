@@ -16,9 +16,9 @@
  * so a folder made a moment ago is not made twice and a file just closed can be found.
  */
 import type { Keyv } from 'keyv';
+import { formatObjectRef, type ObjectRef } from '../core/object-ref.js';
 import { GdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
 import type { DriveApi, DriveItem, FolderRef } from './drive-api.js';
 import { joinHookPath, splitHookPath } from './paths.js';
 

@@ -33,8 +33,8 @@
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, sep } from 'node:path';
+import type { AppendOptions } from '../core/types.js';
 import { GdriveBackupError, localFileError } from '../errors/errors.js';
-import type { AppendOptions } from '../transport/types.js';
 
 const { O_RDONLY, O_RDWR, O_CREAT, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = constants;
 // Node opens every file close-on-exec already (libuv adds O_CLOEXEC).

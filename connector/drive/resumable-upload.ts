@@ -34,10 +34,10 @@
 import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { formatObjectRef, type ObjectRef } from '../core/object-ref.js';
+import type { AppendOptions, WriteResult } from '../core/types.js';
 import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
-import type { AppendOptions, WriteResult } from '../transport/types.js';
 import { type DriveHttp, type HttpResponse, notUnauthorized } from './drive-http.js';
 import { type LocalFileOptions, openLocalForAppend } from './local-files.js';
 import { DriveRequestError, driveReason, type FailureContext, failureFromBody, type Pacer } from './retry.js';

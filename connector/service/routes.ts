@@ -13,8 +13,8 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Config } from '../config/config.js';
+import { parseObjectRef } from '../core/object-ref.js';
 import { GdriveBackupError } from '../errors/errors.js';
-import { parseObjectRef } from '../transport/object-ref.js';
 import type { Connector, Transport } from '../transport/types.js';
 import { CONNECTOR_VERSION } from '../version.js';
 import { confineLocalFile } from './exchange-dirs.js';

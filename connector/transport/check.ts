@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertClientConfigured } from '../auth/oauth-client.js';
 import type { Config } from '../config/config.js';
+import { formatObjectRef } from '../core/object-ref.js';
+import type { CheckResult } from '../core/types.js';
 import { GdriveBackupError, toGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
-import { formatObjectRef } from './object-ref.js';
 import type { ObjectTransport } from './object-transport.js';
-import type { CheckResult } from './types.js';
 
 const PROBE_PART_BYTES = 1000;
 

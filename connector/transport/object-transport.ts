@@ -23,13 +23,7 @@
 import type { Accounts } from '../auth/accounts.js';
 import { assertClientConfigured } from '../auth/oauth-client.js';
 import type { Config } from '../config/config.js';
-import type { DriveApi, DriveItem, FolderRef } from '../drive/drive-api.js';
-import { describeFolder, type FolderLocation, type ObjectFolders } from '../drive/folders.js';
-import { joinHookPath, replaceControlCharacters, splitHookPath } from '../drive/paths.js';
-import { assertOffset, type OpenReadInput, type OpenWriteInput } from '../drive/transfer-handles.js';
-import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
-import type { Log } from '../log.js';
-import { formatObjectRef, type ObjectRef } from './object-ref.js';
+import { formatObjectRef, type ObjectRef } from '../core/object-ref.js';
 import type {
   AccountActivity,
   AccountInfo,
@@ -39,8 +33,14 @@ import type {
   HashInfo,
   ObjectNames,
   Quota,
-  Transport,
-} from './types.js';
+} from '../core/types.js';
+import type { DriveApi, DriveItem, FolderRef } from '../drive/drive-api.js';
+import { describeFolder, type FolderLocation, type ObjectFolders } from '../drive/folders.js';
+import { joinHookPath, replaceControlCharacters, splitHookPath } from '../drive/paths.js';
+import { assertOffset, type OpenReadInput, type OpenWriteInput } from '../drive/transfer-handles.js';
+import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
+import type { Log } from '../log.js';
+import type { Transport } from './types.js';
 
 /** The part of the handle engine (drive/transfer-handles.ts) the transport hands files to. */
 export interface TransferEngine extends HandleOperations {

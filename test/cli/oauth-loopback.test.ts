@@ -2,7 +2,7 @@
 // code or error, and the browser gets a page saying how it went.
 import { expect, it } from 'vitest';
 import { parsePastedAddress, startLoopbackCallback } from '../../connector/cli/oauth-loopback.js';
-import type { OAuthFinishInput } from '../../connector/transport/types.js';
+import type { OAuthFinishInput } from '../../connector/core/types.js';
 
 it('hands code or error to finish() and answers the browser', async () => {
   const cases: Array<[string, OAuthFinishInput]> = [

@@ -5,8 +5,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnector } from '../../connector/connector.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { isGdriveBackupError } from '../../connector/errors/errors.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { connectObject, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 
 let env: TestEnv | undefined;

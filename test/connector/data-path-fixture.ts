@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { OAuth2Client } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { AuthorizedHttp } from '../../connector/drive/authorized-http.js';
 import type { DriveHttp } from '../../connector/drive/drive-http.js';
 import { Pacer } from '../../connector/drive/retry.js';
@@ -19,7 +20,6 @@ import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { type Log, silentLog } from '../../connector/log.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { JsonFileStore } from '../../connector/store/json-file-store.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { answerConsent } from '../helpers/test-env.js';
 
 export interface DataPathEnv {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { itemAt, sandboxDrive } from '../helpers/sandbox-drive.js';
 import {
   connectObject,

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { itemAt } from '../helpers/sandbox-drive.js';
 import { connectObject, md5, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 

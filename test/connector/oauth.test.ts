@@ -5,12 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Accounts } from '../../connector/auth/accounts.js';
 import { STATE_TTL_MS } from '../../connector/auth/oauth-flow.js';
 import { createConnector } from '../../connector/connector.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { RequestCounter } from '../../connector/drive/authorized-http.js';
 import { GdriveBackupError, isGdriveBackupError } from '../../connector/errors/errors.js';
 import { silentLog } from '../../connector/log.js';
 import { SecretCipher } from '../../connector/store/secret-cipher.js';
 import { openStores } from '../../connector/store/stores.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { answerConsent, recordingLog, startTestEnv, type TestEnv } from '../helpers/test-env.js';
 
 const server: ObjectRef = { type: 'server', id: null };

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Accounts } from '../../connector/auth/accounts.js';
 import { createConnector } from '../../connector/connector.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { RequestCounter } from '../../connector/drive/authorized-http.js';
 import { silentLog } from '../../connector/log.js';
 import { SecretCipher } from '../../connector/store/secret-cipher.js';
 import { openStores } from '../../connector/store/stores.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import { recordingLog, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 
 const server: ObjectRef = { type: 'server', id: null };

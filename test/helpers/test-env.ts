@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
 import { type ConnectorOptions, type CoreConnector, createConnector } from '../../connector/connector.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import type { Log } from '../../connector/log.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
 import type { ObjectTransport } from '../../connector/transport/object-transport.js';
 
 export interface TestEnvOptions {

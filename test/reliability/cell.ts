@@ -4,11 +4,11 @@
 // Every run starts with the access token expired, so it refreshes it once.
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ServiceClient } from '../../connector/cli/service-client.js';
+import type { WriteResult } from '../../connector/core/types.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import type { RequestKind } from '../../connector/sandbox/faults.js';
 import type { RunningService } from '../../connector/service/serve-command.js';
-import type { WriteResult } from '../../connector/transport/types.js';
+import type { ServiceClient } from '../../connector/service/service-client.js';
 import { bytesOf } from '../connector/data-path-fixture.js';
 import {
   connect,

@@ -9,14 +9,14 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServiceClient } from '../../connector/cli/service-client.js';
 import { type Config, loadConfig } from '../../connector/config/config.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { ERRORS, type ErrorCode } from '../../connector/errors/errors.js';
 import type { Sandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { FOLDER_MIME } from '../../connector/sandbox/sandbox-state.js';
 import { readApiToken } from '../../connector/service/api-token.js';
 import { type RunningService, startService } from '../../connector/service/serve-command.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { ServiceClient } from '../../connector/service/service-client.js';
 import { spawnCli, untilListening } from '../cli/run-cli.js';
 import { connectObject } from '../service/harness.js';
 

@@ -1,8 +1,8 @@
 // Shared by the service tests: raw HTTP over the socket, the OAuth dance, file hashes.
 import { request } from 'node:http';
 import { connectThroughLoopback, followConsentUrl } from '../../connector/cli/oauth-loopback.js';
-import type { ServiceClient } from '../../connector/cli/service-client.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
+import type { ServiceClient } from '../../connector/service/service-client.js';
 
 // The hashes the tests compare with: the shared helpers' own.
 export { md5, sha256, sha256File } from '../helpers/test-env.js';

@@ -5,11 +5,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ServiceClient } from '../../connector/cli/service-client.js';
 import { loadConfig } from '../../connector/config/config.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { type RunningService, startService } from '../../connector/service/serve-command.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { ServiceClient } from '../../connector/service/service-client.js';
 import { canMountTmpfs, mountFullDisk } from '../helpers/full-disk.js';
 import { connectObject, raw } from './harness.js';
 

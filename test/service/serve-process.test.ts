@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServiceClient } from '../../connector/cli/service-client.js';
+import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { readApiToken } from '../../connector/service/api-token.js';
-import type { ObjectRef } from '../../connector/transport/object-ref.js';
+import { ServiceClient } from '../../connector/service/service-client.js';
 import { spawnCli, untilListening } from '../cli/run-cli.js';
 import { connectObject, raw, sha256, sha256File } from './harness.js';
 

@@ -1,7 +1,7 @@
 /** `check`, `ls`, `stat`, `mkdir`, `rm`, `rmdir`, `quota`: one hook method each. */
 import { Command } from 'commander';
+import type { Entry } from '../../core/types.js';
 import { GdriveBackupError } from '../../errors/errors.js';
-import type { Entry } from '../../transport/types.js';
 import { formatBytes } from '../format.js';
 import { addConfigOptions, withBackend, withExamples } from '../options.js';
 

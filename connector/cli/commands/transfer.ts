@@ -1,6 +1,6 @@
 /** `put LOCAL REMOTE` and `get REMOTE LOCAL`. */
 import { Command, Option } from 'commander';
-import { formatObjectRef } from '../../transport/object-ref.js';
+import { formatObjectRef } from '../../core/object-ref.js';
 import { mibPerSecond } from '../format.js';
 import { addConfigOptions, byteCount, positiveByteCount, withBackend, withExamples } from '../options.js';
 import { PROGRESS_MODES, type ProgressMode, withProgressBar } from '../progress.js';

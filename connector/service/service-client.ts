@@ -5,10 +5,7 @@
  */
 import { Agent, request as httpRequest } from 'node:http';
 import type { Config } from '../config/config.js';
-import { ERRORS, type ErrorCode, GdriveBackupError } from '../errors/errors.js';
-import { readApiToken } from '../service/api-token.js';
-import { loopbackAddress } from '../service/serve-command.js';
-import { formatObjectRef, type ObjectRef } from '../transport/object-ref.js';
+import { formatObjectRef, type ObjectRef } from '../core/object-ref.js';
 import type {
   AccountInfo,
   CheckResult,
@@ -17,8 +14,10 @@ import type {
   OAuthStartInput,
   Quota,
   WriteResult,
-} from '../transport/types.js';
-import type { Backend, TransferProgress } from './backend.js';
+} from '../core/types.js';
+import { ERRORS, type ErrorCode, GdriveBackupError } from '../errors/errors.js';
+import { readApiToken } from './api-token.js';
+import { loopbackAddress } from './serve-command.js';
 
 export type ServiceEndpoint = { socketPath: string } | { host: string; port: number };
 
@@ -40,6 +39,42 @@ export class ServiceError extends GdriveBackupError {
 /** Where `serve` listens with this config: the same parsing (and loopback check) as serve's. */
 function endpointOf(config: Config): ServiceEndpoint {
   return config.listen !== '' ? loopbackAddress(config.listen) : { socketPath: config.socketPath };
+}
+
+/**
+ * The optional last argument of append and read: `onProgress` hears the bytes of this call
+ * moved so far, as the engine sends or receives them (chunk by chunk in this process). Over
+ * the HTTP API a call answers only when it is done, so there it is told once, at the end.
+ */
+export interface TransferProgress {
+  onProgress?: (bytesInThisCall: number) => void;
+}
+
+/** The operations of the HTTP API, as the CLI and the demo use them (ServiceClient, or cli/backend.ts in-process). */
+export interface Backend {
+  /** 'service' when requests go over HTTP, 'in-process' otherwise (shown by `status`). */
+  readonly mode: 'service' | 'in-process';
+  account(object: ObjectRef): Promise<AccountInfo>;
+  oauthStart(object: ObjectRef, input: OAuthStartInput): Promise<{ url: string }>;
+  oauthFinish(object: ObjectRef, input: OAuthFinishInput): Promise<{ email: string }>;
+  disconnect(object: ObjectRef): Promise<void>;
+  check(object: ObjectRef): Promise<CheckResult>;
+  quota(object: ObjectRef): Promise<Quota>;
+  /** null when absent. */
+  stat(object: ObjectRef, path: string): Promise<Entry | null>;
+  list(object: ObjectRef, path: string): Promise<Entry[]>;
+  createDir(object: ObjectRef, path: string): Promise<void>;
+  deleteFile(object: ObjectRef, path: string): Promise<void>;
+  deleteDir(object: ObjectRef, path: string): Promise<void>;
+  openWrite(object: ObjectRef, path: string): Promise<string>;
+  append(fd: string, localFile: string, options?: TransferProgress): Promise<number>;
+  closeWrite(fd: string): Promise<WriteResult>;
+  /** Drops an unfinished write: nothing is stored, the handle and its spool go. */
+  cancelWrite(fd: string): Promise<void>;
+  openRead(object: ObjectRef, path: string, offset: number): Promise<string>;
+  read(fd: string, localFile: string, size: number | null, options?: TransferProgress): Promise<number>;
+  closeRead(fd: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 export class ServiceClient implements Backend {
