@@ -189,11 +189,10 @@ async function watched(pid: number, fn: () => Promise<unknown>): Promise<ChildRu
 
 /** The concatenation of a dataset's pieces in one file (what `put` and rclone upload). */
 async function wholeFile(dataset: Dataset, path: string): Promise<string> {
-  const out = createWriteStream(path, { mode: 0o600 });
-  for (const piece of dataset.pieces) await pipeline(createReadStream(piece), out, { end: false });
-  await new Promise<void>((resolve, reject) =>
-    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
-  );
+  const pieces = async function* () {
+    for (const piece of dataset.pieces) yield* createReadStream(piece);
+  };
+  await pipeline(pieces, createWriteStream(path, { mode: 0o600 }));
   return path;
 }
 
