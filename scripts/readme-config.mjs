@@ -1,6 +1,6 @@
-// Renders the configuration table of connector/config/config.ts into README.md, between the
-// markers <!-- config-table:start --> and <!-- config-table:end -->. `npm run docs` runs it;
-// test/docs/readme.test.ts fails when the README is out of date.
+// Renders the settings table of connector/config/config.ts into docs/cli.md ("Settings"), between
+// the markers <!-- config-table:start --> and <!-- config-table:end -->. `npm run docs` runs it;
+// test/docs/readme.test.ts fails when docs/cli.md is out of date.
 import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -33,17 +33,19 @@ export async function renderConfigTable() {
   ].join('\n');
 }
 
+/** The file the table lives in, relative to the checkout's root. */
+export const TABLE_FILE = 'docs/cli.md';
 export const START = '<!-- config-table:start -->';
 export const END = '<!-- config-table:end -->';
 
-// Run, not imported (by the README test): compared as paths, so spaces and symlinks in the
+// Run, not imported (by the docs test): compared as paths, so spaces and symlinks in the
 // checkout's path do not turn `npm run docs` into a silent no-op.
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const readme = readFileSync('README.md', 'utf8');
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) throw new Error('README.md lacks the config-table markers');
+  const text = readFileSync(TABLE_FILE, 'utf8');
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`${TABLE_FILE} lacks the config-table markers`);
   const table = await renderConfigTable();
-  writeFileSync('README.md', `${readme.slice(0, start + START.length)}\n${table}\n${readme.slice(end)}`);
-  console.log('README.md configuration table updated');
+  writeFileSync(TABLE_FILE, `${text.slice(0, start + START.length)}\n${table}\n${text.slice(end)}`);
+  console.log(`${TABLE_FILE} settings table updated`);
 }
