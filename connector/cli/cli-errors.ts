@@ -3,7 +3,7 @@
  * the Plesk screens ("click Connect Google Drive"); where a sentence names something only
  * Plesk has, the command line says it with its own command instead, from the same code and
  * params. Every error is printed in one style, `error: <sentence>`, and ends with an exit code
- * a script can act on (EXIT_CODES; listed by `--help` and in the README).
+ * a script can act on (EXIT_CODES; listed by `--help` and in docs/cli.md).
  */
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config/config.js';

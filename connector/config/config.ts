@@ -2,8 +2,8 @@
  * The connector's configuration, defined once.
  *
  * Every setting is one row of SETTINGS: its name, environment variable, command-line flag,
- * default, validation and help text. `--help`, start-up validation and the README table all come
- * from this table (test/docs/readme.test.ts fails when the README's table drifts from it).
+ * default, validation and help text. `--help`, start-up validation and the settings table of
+ * docs/cli.md all come from this table (test/docs/readme.test.ts fails when that table drifts).
  *
  * Precedence: defaults < config file (`<data dir>/config.json`, or GDRIVE_BACKUP_CONFIG)
  * < environment < command-line flags. A bad value stops start-up with a ConfigError naming the
@@ -186,7 +186,7 @@ const MIB = 1024 * 1024;
  */
 export const DEFAULT_CONNECT_PORT = 28373;
 
-/** The table. Order here is the order of `--help` and of the README. */
+/** The table. Order here is the order of `--help` and of docs/cli.md's settings table. */
 export const SETTINGS = [
   {
     key: 'dataDir',
@@ -559,7 +559,7 @@ function readConfigFile(file: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Rows for `--help` and the README: setting, env var, flag, default, help. */
+/** Rows for `--help` and docs/cli.md: setting, env var, flag, default, help. */
 export function describeSettings(): Array<{
   key: string;
   env: string;

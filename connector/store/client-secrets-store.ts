@@ -4,7 +4,7 @@
  * Key-Value Storage, pm_Settings::setEncrypted), and the connector holds them in memory only.
  * Nothing of it is ever written to disk.
  *
- * Protocol (routes in service/routes.ts, README "HTTP API"):
+ * Protocol (routes in service/routes.ts, docs/http-api.md, "Secrets kept by the client"):
  * - The client loads its whole copy with `PUT /v1/secrets {entries}` (load()). Until then every
  *   request that needs a secret is answered 503 `secrets_not_loaded` before it changes anything,
  *   so the client loads and sends the same request once more.

@@ -8,7 +8,7 @@ declare(strict_types=1);
  * pm_Settings works for every caller Plesk has (the panel as psaadm, a backup as root), so the
  * connector keeps them in memory only and this vault is their one copy on disk; the connector
  * gets them with PUT /v1/secrets and hands its changes back (ConnectorClient, protocol in the
- * README's HTTP API section and connector/store/client-secrets-store.ts).
+ * docs/http-api.md and connector/store/client-secrets-store.ts).
  *
  * Keys are the connector's, opaque here. pm_Settings cannot list its names, so the keys are kept
  * in an index (plain values: keys name no secret), split over `secrets-index-0..n-1` with the
