@@ -219,8 +219,13 @@ export async function appendToUpload(
       await env.save(record);
     }
 
-    // Sending: whole granules up to the last boundary before `end` (at least one byte stays).
-    const sendEnd = Math.max(windowStart, Math.floor((end - 1) / UPLOAD_GRANULE) * UPLOAD_GRANULE);
+    // Sending: whole granules from Drive's offset, as many as leave at least one byte for the
+    // close. A non-final chunk's LENGTH must be a multiple of 256 KiB; Drive's offset need not be
+    // (a request cut off mid-body persists what arrived, e.g. "Range: bytes=0-42" in Google's
+    // resumable-upload guide), so the granules count from `at`, not from byte 0.
+    const sendableEnd = (from: number) =>
+      from + Math.floor(Math.max(0, end - 1 - from) / UPLOAD_GRANULE) * UPLOAD_GRANULE;
+    let sendEnd = sendableEnd(at);
     const progress = new Progress(start.appended, size, options.onProgress);
     let stalls = 0;
     while (at < sendEnd) {
@@ -242,6 +247,7 @@ export async function appendToUpload(
       stalls = outcome.persisted === at ? stalls + 1 : 0;
       if (stalls >= env.maxAttempts) throw stalled(record, stalls);
       at = outcome.persisted;
+      sendEnd = sendableEnd(at);
       if (at > record.offset) {
         record = { ...record, offset: at };
         await env.save(record);

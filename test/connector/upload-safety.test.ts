@@ -3,8 +3,9 @@
 // stored), lose the previous copy of a name when the rewrite fails, break an open handle when
 // a restart changes the chunk size, keep a handle after a final failure, or send a range that
 // overlaps what Drive holds after a restart. Also: one PUT per piece, and the progress callback.
-import { truncateSync } from 'node:fs';
+import { readFileSync, truncateSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spoolDir } from '../../connector/drive/spool.js';
@@ -162,6 +163,20 @@ describe('upload safety', () => {
     expect((await env.connector.closeWrite(fd)).md5).toBe(md5(bytes));
   });
 
+  it("carries on when Drive holds part of a granule (a PUT cut off mid-body): chunk lengths count from Drive's offset", async () => {
+    const bytes = bytesOf(MIB + 300 * KIB, 21);
+    const fd = await env.transport.openFileWrite('/backups/cut.tar');
+    await env.connector.appendFile(fd, await local(bytes.subarray(0, 300 * KIB)));
+    // Another process sent the next granule and died after 1000 bytes: Drive keeps what came
+    // (Google's guide shows "Range: bytes=0-42" after such a cut), so its offset is unaligned.
+    const token = await accessToken(env);
+    await cutOffPut(sessionUriOf(env.dataDir), token, GRANULE, bytes.subarray(GRANULE, 2 * GRANULE), 1000);
+    expect(env.sandbox.counters()['upload.chunk']).toBeGreaterThan(0);
+    await env.reopen();
+    await env.connector.appendFile(fd, await local(bytes.subarray(300 * KIB)));
+    expect(await env.connector.closeWrite(fd)).toMatchObject({ size: bytes.length, md5: md5(bytes) });
+  });
+
   it('a final failure at close (Drive full) removes the handle and its tail at once', async () => {
     const fd = await env.transport.openFileWrite('/backups/final.tar');
     await env.connector.appendFile(fd, await local(bytesOf(MIB + 100 * KIB, 11)));
@@ -223,3 +238,47 @@ describe('upload safety', () => {
     expect((await readBack('/backups/pieces.tar')).equals(bytes)).toBe(true);
   });
 });
+
+/** The one resumable session URI the data dir's state file holds. */
+function sessionUriOf(dataDir: string): string {
+  const match = /"sessionUri\\?":\\?"([^"\\]+)/.exec(readFileSync(join(dataDir, 'state.json'), 'utf8'));
+  if (!match) throw new Error('no session URI in state.json');
+  return match[1]!;
+}
+
+/** A PUT of `data` at `offset` that sends only `sent` bytes of it, then drops the connection. */
+async function cutOffPut(
+  sessionUri: string,
+  token: string,
+  offset: number,
+  data: Buffer,
+  sent: number,
+): Promise<void> {
+  const req = request(sessionUri, {
+    method: 'PUT',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-length': String(data.length),
+      'content-range': `bytes ${offset}-${offset + data.length - 1}/*`,
+    },
+  });
+  req.on('error', () => undefined);
+  req.write(data.subarray(0, sent));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  req.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 200));
+}
+
+/** An access token of the connected account, as another process of the same client would hold. */
+async function accessToken(env: TestEnv): Promise<string> {
+  const answer = await fetch(env.sandbox.env.GDRIVE_OAUTH_TOKEN_URL, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: env.sandbox.issueRefreshToken(),
+      client_id: env.sandbox.env.GDRIVE_CLIENT_ID,
+      client_secret: env.sandbox.env.GDRIVE_CLIENT_SECRET,
+    }),
+  });
+  return ((await answer.json()) as { access_token: string }).access_token;
+}
