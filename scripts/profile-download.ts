@@ -8,7 +8,11 @@
 //   && node dist/profile-download.mjs [MiB=512] [runs=3]
 //
 // WORK_MS=500 waits that long after each piece, as Plesk unpacking it; READ_AHEAD_MAX=0 turns the
-// service's read-ahead off (through its config file). PROFILE_CLI, see below.
+// service's read-ahead off (through its config file). TLS=1 sends the service's Drive calls
+// through the bench's local TLS proxy (as `bench` measures it); LATENCY_MS and BANDWIDTH_MBIT
+// shape the sandbox's link (the bench's shaped link is 20 ms, 400 Mbit/s per connection);
+// STREAMS and RANGE_MIB set GDRIVE_DOWNLOAD_STREAMS / GDRIVE_DOWNLOAD_RANGE_SIZE.
+// PROFILE_CLI, see below.
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +21,7 @@ import { startSandboxChild, startServiceChild } from '../connector/bench/child-p
 import { cpuSeconds } from '../connector/bench/process-stats.js';
 import { BENCH_OBJECT, connectAccount, serviceUpload } from '../connector/bench/service-transfers.js';
 import { TestData } from '../connector/bench/test-data.js';
+import { startTlsProxy } from '../connector/bench/tls-proxy.js';
 
 const MIB = 1024 * 1024;
 const sizeMib = Number(process.argv[2] ?? 512);
@@ -31,13 +36,36 @@ if (process.env.READ_AHEAD_MAX !== undefined)
     join(dir, 'data', 'config.json'),
     JSON.stringify({ readAheadMax: Number(process.env.READ_AHEAD_MAX) }),
   );
-const sandbox = await startSandboxChild(cli);
+const tls = process.env.TLS === '1';
+const GOOGLE_API = 'https://www.googleapis.com/';
+const sandbox = await startSandboxChild(cli, {
+  ...(process.env.LATENCY_MS ? { latencyMs: Number(process.env.LATENCY_MS) } : {}),
+  ...(process.env.BANDWIDTH_MBIT ? { bandwidthMbit: Number(process.env.BANDWIDTH_MBIT) } : {}),
+  ...(tls ? { publicUrl: GOOGLE_API } : {}),
+});
+const proxy = tls ? await startTlsProxy({ target: sandbox.env.GDRIVE_API_ROOT! }) : undefined;
+const sandboxEnv =
+  proxy === undefined
+    ? sandbox.env
+    : {
+        ...sandbox.env,
+        GDRIVE_API_ROOT: GOOGLE_API,
+        HTTPS_PROXY: proxy.url,
+        NO_PROXY: '127.0.0.1,localhost',
+        NODE_EXTRA_CA_CERTS: proxy.caFile,
+      };
 // PROFILE_CLI: a wrapper of the bundle to run the service with (e.g. one starting the profiler).
 const service = await startServiceChild(process.env.PROFILE_CLI ?? cli, {
-  sandboxEnv: sandbox.env,
+  sandboxEnv,
   dataDir: join(dir, 'data'),
   chunkSize: 16 * MIB,
   exchangeDir: dir,
+  env: {
+    ...(process.env.STREAMS ? { GDRIVE_DOWNLOAD_STREAMS: process.env.STREAMS } : {}),
+    ...(process.env.RANGE_MIB
+      ? { GDRIVE_DOWNLOAD_RANGE_SIZE: String(Number(process.env.RANGE_MIB) * MIB) }
+      : {}),
+  },
 });
 try {
   await connectAccount(service.client);
@@ -71,7 +99,7 @@ try {
     const system = (Number(after[12]) - Number(ticks[12])) / 100;
     perGiB.push(cpu / (bytes / 1024 / MIB));
     console.log(
-      `run ${run + 1}: ${bytes / MIB} MiB in ${(ms / 1000).toFixed(2)} s, service CPU ${cpu.toFixed(2)} s (user ${user.toFixed(2)}, system ${system.toFixed(2)}) = ${perGiB.at(-1)!.toFixed(2)} s/GiB`,
+      `run ${run + 1}: ${bytes / MIB} MiB in ${(ms / 1000).toFixed(2)} s (${(bytes / MIB / (ms / 1000)).toFixed(0)} MiB/s), service CPU ${cpu.toFixed(2)} s (user ${user.toFixed(2)}, system ${system.toFixed(2)}) = ${perGiB.at(-1)!.toFixed(2)} s/GiB`,
     );
   }
   if (process.env.PROFILE_CLI) process.kill(service.pid, 'SIGUSR1');
@@ -79,6 +107,7 @@ try {
   console.log(`median service CPU: ${perGiB[Math.floor(perGiB.length / 2)]!.toFixed(2)} s/GiB`);
 } finally {
   await service.stop();
+  await proxy?.close();
   await sandbox.stop();
   await rm(dir, { recursive: true, force: true });
 }

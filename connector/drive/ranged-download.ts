@@ -9,6 +9,7 @@
  * from the bytes already written instead of starting the range again.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { GdriveBackupError, localFileError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import { type DriveHttp, type HttpOptions, notUnauthorized } from './drive-http.js';
@@ -263,7 +264,6 @@ async function writeBody(
   b: number,
   order: InOrderFeed | undefined,
 ): Promise<void> {
-  const iterator = body[Symbol.asyncIterator]();
   let batch: Uint8Array[] = [];
   let batched = 0;
   const flush = async (): Promise<void> => {
@@ -279,23 +279,95 @@ async function writeBody(
     batch = [];
     batched = 0;
   };
-  try {
-    while (cursor.at + batched < b) {
-      const { value, done } = await iterator.next();
-      if (done) break;
-      const room = b - cursor.at - batched;
-      batch.push(value.length > room ? value.subarray(0, room) : value);
-      batched += Math.min(value.length, room);
-      if (batched >= WRITE_BATCH) await flush();
+  const take = (value: Uint8Array): void => {
+    const room = b - cursor.at - batched;
+    batch.push(value.length > room ? value.subarray(0, room) : value);
+    batched += Math.min(value.length, room);
+  };
+  if (body instanceof Readable) {
+    await writeStream(body, b, cursor, () => batched, take, flush);
+  } else {
+    const iterator = body[Symbol.asyncIterator]();
+    try {
+      while (cursor.at + batched < b) {
+        const { value, done } = await iterator.next();
+        if (done) break;
+        take(value);
+        if (batched >= WRITE_BATCH) await flush();
+      }
+    } finally {
+      // What arrived before a broken body is good: keep it, so the resume starts after it.
+      await flush();
+      // Stops the transfer when we have what we asked for (a 200 carries the whole file).
+      await iterator.return?.();
     }
-  } finally {
-    // What arrived before a broken body is good: keep it, so the resume starts after it.
-    await flush();
-    // Stops the transfer when we have what we asked for (a 200 carries the whole file).
-    await iterator.return?.();
   }
   if (cursor.at < b)
     throw new DriveRequestError({ networkCode: 'ECONNRESET', message: 'the response ended early' });
+}
+
+/**
+ * The body of a node:http response (media-fetch.ts) gathered batch by batch from its 'data'
+ * events: the task wakes once per batch instead of once per socket read (an async iterator
+ * costs a promise per chunk, and TLS hands over 16 KiB records). The stream is paused while a
+ * full batch is written, so no more than a batch and the socket's buffer are held.
+ */
+async function writeStream(
+  stream: Readable,
+  b: number,
+  cursor: { at: number },
+  batched: () => number,
+  take: (value: Uint8Array) => void,
+  flush: () => Promise<void>,
+): Promise<void> {
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const full = () => cursor.at + batched() >= b || batched() >= WRITE_BATCH;
+  const onData = (chunk: Uint8Array) => {
+    if (cursor.at + batched() >= b) return;
+    take(chunk);
+    if (full()) {
+      stream.pause();
+      wake?.();
+    }
+  };
+  const onEnd = () => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (error: unknown) => {
+    failure ??= error;
+    wake?.();
+  };
+  stream.on('data', onData);
+  stream.once('end', onEnd);
+  // A body cut short (reset, abort) closes without 'end': the check after the loop reports it.
+  stream.once('close', onEnd);
+  stream.on('error', onError);
+  try {
+    for (;;) {
+      if (!full() && !ended && failure === undefined)
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      wake = undefined;
+      if (failure !== undefined && !full()) throw failure;
+      if (batched() > 0) await flush();
+      if (cursor.at >= b || ended || failure !== undefined) break;
+      stream.resume();
+    }
+    if (failure !== undefined && cursor.at < b) throw failure;
+  } finally {
+    // What arrived before a broken body is good: keep it, so the resume starts after it.
+    await flush();
+    stream.off('data', onData);
+    stream.off('end', onEnd);
+    stream.off('close', onEnd);
+    // Stops the transfer when we have what we asked for (a 200 carries the whole file); a late
+    // error of the destroyed stream has nobody left to hear it.
+    if (!stream.readableEnded) stream.destroy();
+  }
 }
 
 /** Writes `length` bytes of `pieces` at `at`, in one writev unless the kernel takes less. */
