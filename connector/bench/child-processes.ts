@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readApiToken } from '../service/api-token.js';
+import { SERVICE_NODE_FLAGS } from '../service/node-flags.js';
 import { ServiceClient } from '../service/service-client.js';
 import { childrenCpuSeconds, PeakMeter } from './process-stats.js';
 
@@ -145,7 +146,8 @@ export async function startServiceChild(
   options: ServiceChildOptions,
 ): Promise<ServiceChild> {
   const socketPath = join(options.dataDir, 'connector.sock');
-  const child = spawn(process.execPath, [cliPath, 'serve'], {
+  // Started like the PHP hook starts it, V8 options included.
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, cliPath, 'serve'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnv({
       ...options.sandboxEnv,

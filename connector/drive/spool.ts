@@ -42,9 +42,16 @@ export async function writeTail(
   await writeFileAtomic(tailFile(dataDir, fd, start), bytes);
 }
 
-/** The `length` bytes of the tail starting at `start`, in a buffer of their own. */
-export async function readTail(dataDir: string, fd: string, start: number, length: number): Promise<Buffer> {
-  const into = Buffer.alloc(length);
+/** The `length` bytes of the tail starting at `start`, read into `into` (of that length) or a buffer of their own. */
+export async function readTail(
+  dataDir: string,
+  fd: string,
+  start: number,
+  length: number,
+  into: Buffer = Buffer.alloc(length),
+): Promise<Buffer> {
+  if (into.length !== length)
+    throw new GdriveBackupError('internal', { detail: `a tail of ${length} bytes read into ${into.length}` });
   if (length === 0) return into;
   const file = tailFile(dataDir, fd, start);
   let handle: Awaited<ReturnType<typeof open>>;

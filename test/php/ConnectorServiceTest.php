@@ -98,7 +98,7 @@ final class ConnectorServiceTest extends PleskTestCase
         $report = "$this->work/report.json";
         $service = $this->service(sprintf(
             "import { writeFileSync } from 'node:fs';\n"
-            . "writeFileSync(%s, JSON.stringify({ argv: process.argv.slice(2), id: process.env.GDRIVE_CLIENT_ID,"
+            . "writeFileSync(%s, JSON.stringify({ argv: process.argv.slice(2), execArgv: process.execArgv, id: process.env.GDRIVE_CLIENT_ID,"
             . " secret: process.env.GDRIVE_CLIENT_SECRET, pid: process.pid, cwd: process.cwd() }));\n"
             . "setTimeout(() => {}, 60000);\n",
             json_encode($report),
@@ -111,6 +111,8 @@ final class ConnectorServiceTest extends PleskTestCase
             $seen = json_decode((string) file_get_contents($report), true);
             self::assertSame(['serve', '--data-dir', "$this->work/data", '--socket', "$this->work/data/connector.sock",
                 '--idle-timeout', '900', '--secrets-store', 'client', '--log-file', "$this->work/data/connector.log"], $seen['argv']);
+            // A small young generation: the service's peak RSS stays under 100 MiB (NODE_FLAGS).
+            self::assertSame(['--max-semi-space-size=1'], $seen['execArgv']);
             self::assertSame('client-1', $seen['id']);
             self::assertSame('shh', $seen['secret']);
             self::assertSame($seen['pid'], (int) file_get_contents("$this->work/data/connector.pid"));
