@@ -22,6 +22,7 @@ describe('README', () => {
       'Troubleshooting',
       'Develop',
       'Reliability',
+      'Performance',
     ]);
     expect(readme.split('\n').length).toBeLessThan(300);
   });
