@@ -415,6 +415,23 @@ function overlapRefused(first: number, persisted: number): DriveError {
 
 /** DELETE on a session URI: the upload is cancelled, its bytes dropped (Google answers 499). */
 export async function uploadCancel(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
+  await withSession(core, ex, caller, async (session) => {
+    if (session.fileId) throw sessionGone();
+    await dropSession(core, session);
+    await sendBuffer(ex, 499, Buffer.alloc(0), { 'x-guploader-uploadid': session.id });
+  });
+}
+
+/**
+ * Runs `fn` on the caller's session of the request's upload_id, one request at a time per
+ * session in arrival order; 404 for an unknown session or another caller's.
+ */
+async function withSession(
+  core: SandboxCore,
+  ex: Exchange,
+  caller: Caller,
+  fn: (session: UploadSession) => Promise<void>,
+): Promise<void> {
   const uploadId = ex.url.searchParams.get('upload_id');
   const session = uploadId ? core.state.sessions.get(uploadId) : undefined;
   if (!session || session.email !== caller.email || session.clientId !== caller.clientId) throw sessionGone();
@@ -425,9 +442,7 @@ export async function uploadCancel(core: SandboxCore, ex: Exchange, caller: Call
   });
   await previous;
   try {
-    if (session.fileId) throw sessionGone();
-    await dropSession(core, session);
-    await sendBuffer(ex, 499, Buffer.alloc(0), { 'x-guploader-uploadid': session.id });
+    await fn(session);
   } finally {
     release();
   }
@@ -526,21 +541,7 @@ async function sendDone(
 }
 
 export async function uploadPut(core: SandboxCore, ex: Exchange, caller: Caller): Promise<void> {
-  const uploadId = ex.url.searchParams.get('upload_id');
-  const session = uploadId ? core.state.sessions.get(uploadId) : undefined;
-  if (!session || session.email !== caller.email || session.clientId !== caller.clientId) throw sessionGone();
-  // One PUT at a time per session, in arrival order.
-  const previous = session.lock;
-  let release = (): void => {};
-  session.lock = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  await previous;
-  try {
-    await handlePut(core, ex, session, caller);
-  } finally {
-    release();
-  }
+  await withSession(core, ex, caller, (session) => handlePut(core, ex, session, caller));
 }
 
 async function handlePut(
