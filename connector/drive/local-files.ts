@@ -145,7 +145,8 @@ async function openInConfinedDir(
   }
 }
 
-async function realDirs(dirs: readonly string[]): Promise<string[]> {
+/** The real paths of the configured exchange dirs (also the service's early check). */
+export async function realDirs(dirs: readonly string[]): Promise<string[]> {
   const resolved: string[] = [];
   for (const dir of dirs) {
     try {

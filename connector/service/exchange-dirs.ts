@@ -12,20 +12,8 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { inside } from '../drive/local-files.js';
+import { inside, realDirs } from '../drive/local-files.js';
 import { GdriveBackupError } from '../errors/errors.js';
-
-async function realDirs(dirs: string[]): Promise<string[]> {
-  const resolved: string[] = [];
-  for (const dir of dirs) {
-    try {
-      resolved.push(await realpath(dir));
-    } catch {
-      // A configured dir that does not exist here (no Plesk dump dir on a dev box) allows nothing.
-    }
-  }
-  return resolved;
-}
 
 /**
  * Returns the path with its directory resolved, to hand to the engine (with `exchangeDirs` as
