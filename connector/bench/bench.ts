@@ -282,9 +282,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResult>
       const rclone = rcloneFound
         ? new Rclone({
             sandboxEnv: sandbox.env,
-            refreshToken: (await sandboxTokens(sandbox.env)).refreshToken,
-            proxyUrl: proxy.url,
-            caFile: proxy.caFile,
+            // Scope drive, as rclone's remote asks (rcloneDriveEnv).
+            refreshToken: (await sandboxTokens(sandbox.env, 'https://www.googleapis.com/auth/drive'))
+              .refreshToken,
+            proxy,
             home: await mkdtemp(join(work, 'rclone-')),
           })
         : undefined;

@@ -5,8 +5,9 @@
  * RCLONE_CONFIG_* variables in a private HOME, so nothing of the caller's rclone setup leaks in.
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { type ChildRun, measureChild, type SandboxEnv } from './child-processes.js';
+import { rcloneDriveEnv } from './rclone-env.js';
+import type { TlsProxy } from './tls-proxy.js';
 
 /** The rclone binary on PATH and its version line, or null when it is not installed. */
 export function findRclone(): { path: string; version: string } | null {
@@ -19,38 +20,29 @@ export interface RcloneOptions {
   sandboxEnv: SandboxEnv;
   /** A refresh token the sandbox issued for its OAuth client. */
   refreshToken: string;
-  proxyUrl: string;
-  caFile: string;
+  proxy: TlsProxy;
   /** Private HOME and config dir. */
   home: string;
 }
 
 /**
- * Runs `rclone <args>` with a remote `gd:` and measures it (measureChild).
+ * Runs `rclone <args>` with a remote `gd:` (the interop test's rcloneDriveEnv) and measures it
+ * (measureChild). rclone keeps its own pacer at its default: the yardstick runs as shipped.
  */
 export class Rclone {
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(private readonly options: RcloneOptions) {
     const sandbox = options.sandboxEnv;
-    this.env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: options.home,
-      RCLONE_CONFIG: join(options.home, 'rclone.conf'),
-      HTTPS_PROXY: options.proxyUrl,
-      NO_PROXY: '',
-      RCLONE_CONFIG_GD_TYPE: 'drive',
-      RCLONE_CONFIG_GD_CLIENT_ID: sandbox.GDRIVE_CLIENT_ID ?? '',
-      RCLONE_CONFIG_GD_CLIENT_SECRET: sandbox.GDRIVE_CLIENT_SECRET ?? '',
-      RCLONE_CONFIG_GD_SCOPE: 'drive.file',
-      // Expired on purpose: rclone's first request refreshes it, like after a night's pause.
-      RCLONE_CONFIG_GD_TOKEN: JSON.stringify({
-        access_token: 'expired',
-        token_type: 'Bearer',
-        refresh_token: options.refreshToken,
-        expiry: '2020-01-01T00:00:00Z',
-      }),
-    };
+    this.env = rcloneDriveEnv(
+      {
+        clientId: sandbox.GDRIVE_CLIENT_ID ?? '',
+        clientSecret: sandbox.GDRIVE_CLIENT_SECRET ?? '',
+        refreshToken: options.refreshToken,
+        dir: options.home,
+      },
+      options.proxy,
+    );
   }
 
   /** `copyto LOCAL gd:REMOTE` (upload) or `copyto gd:REMOTE LOCAL` (download). */
@@ -59,6 +51,6 @@ export class Rclone {
   }
 
   run(args: string[]): Promise<ChildRun> {
-    return measureChild('rclone', [...args, '--ca-cert', this.options.caFile], this.env);
+    return measureChild('rclone', [...args, '--ca-cert', this.options.proxy.caFile], this.env);
   }
 }
