@@ -5,7 +5,9 @@
  * When the account was connected is the account record's own `connectedAt`.
  *
  * One state key per fact and object, so facts recorded at once never overwrite each other.
- * Recording never fails an operation: a store error is logged and the operation goes on.
+ * Recording never fails an operation: a store error is logged and the operation goes on. The
+ * handle and transport wrappers wait for the record before they answer, so once a call has
+ * answered, the state it leaves is settled (a caller who looks at the data dir next sees it).
  */
 import type { Keyv } from 'keyv';
 import { formatObjectRef, type ObjectRef } from './core/object-ref.js';
@@ -40,20 +42,20 @@ export class Activity {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  tokenRefreshed(object: ObjectRef): void {
-    this.record(object, 'token', this.now().toISOString());
+  tokenRefreshed(object: ObjectRef): Promise<void> {
+    return this.record(object, 'token', this.now().toISOString());
   }
 
-  backupWritten(object: ObjectRef, path: string, size: number): void {
-    this.record(object, 'backup', { path, size, at: this.now().toISOString() });
+  backupWritten(object: ObjectRef, path: string, size: number): Promise<void> {
+    return this.record(object, 'backup', { path, size, at: this.now().toISOString() });
   }
 
-  failed(object: ObjectRef, path: string, error: unknown): void {
+  async failed(object: ObjectRef, path: string, error: unknown): Promise<void> {
     const known = toGdriveBackupError(error);
     // A request refused as malformed did nothing: it is the caller's mistake, not this
     // object's last error (and a refused request changes nothing, not even this record).
     if (REFUSED_REQUESTS.has(known.code)) return;
-    this.record(object, 'error', {
+    await this.record(object, 'error', {
       code: known.code,
       message: known.message,
       path,
@@ -81,15 +83,18 @@ export class Activity {
     );
   }
 
-  private record(object: ObjectRef, fact: 'token' | 'backup' | 'error', value: unknown): void {
+  /** Settles once the fact is stored (or the store's error logged); never rejects. */
+  private async record(object: ObjectRef, fact: 'token' | 'backup' | 'error', value: unknown): Promise<void> {
     if (this.readOnly) return;
-    this.state.set(key(object, fact), value).catch((error: unknown) =>
+    try {
+      await this.state.set(key(object, fact), value);
+    } catch (error) {
       this.log.warn('could not record activity', {
         object: formatObjectRef(object),
         fact,
         detail: error instanceof Error ? error.message : String(error),
-      }),
-    );
+      });
+    }
   }
 }
 
@@ -122,7 +127,7 @@ export function recordingHandles<E extends HandleOperations>(
 ): E {
   const onFailure = async (fd: string, error: unknown): Promise<never> => {
     const found = await owner(fd).catch(() => undefined);
-    if (found) activity.failed(found.object, found.path, error);
+    if (found) await activity.failed(found.object, found.path, error);
     throw error;
   };
   // Calls pass on every argument, the engine's optional last one (progress, options) included.
@@ -140,10 +145,10 @@ export function recordingHandles<E extends HandleOperations>(
       const found = await owner(fd).catch(() => undefined);
       try {
         const result = await engine.closeWrite(fd);
-        if (found) activity.backupWritten(found.object, found.path, result.size);
+        if (found) await activity.backupWritten(found.object, found.path, result.size);
         return result;
       } catch (error) {
-        if (found) activity.failed(found.object, found.path, error);
+        if (found) await activity.failed(found.object, found.path, error);
         throw error;
       }
     },
@@ -153,8 +158,8 @@ export function recordingHandles<E extends HandleOperations>(
 
 /** An object's transport whose failed openFileWrite/openFileRead are recorded as its last error. */
 export function recordingTransport<T extends Transport>(transport: T, activity: Activity): T {
-  const failed = (path: string) => (error: unknown) => {
-    activity.failed(transport.object, path, error);
+  const failed = (path: string) => async (error: unknown) => {
+    await activity.failed(transport.object, path, error);
     throw error;
   };
   const replaced: Partial<Transport> = {

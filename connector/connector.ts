@@ -70,7 +70,8 @@ export async function createConnector(
     state,
     log,
     counter,
-    onTokenRefresh: (object) => activity.tokenRefreshed(object),
+    // Recorded in the background: the refresh runs inside a Drive request, which need not wait.
+    onTokenRefresh: (object) => void activity.tokenRefreshed(object),
   });
   const mutex = new KeyedMutex();
   // What the connector made or finished, for look-ups Drive's lists have not caught up with.

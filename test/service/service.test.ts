@@ -738,9 +738,14 @@ describe('account activity', () => {
       const fd = await client.openWrite(activityObject, '/a/backup.tar');
       await client.append(fd, local);
       await client.closeWrite(fd);
+      // Once a call has answered, what it records is on disk already: a caller comparing the
+      // data dir before and after the next call sees only that call's changes.
+      const stateFile = () => readFile(join(root, 'data', 'state.json'), 'utf8');
+      expect(await stateFile()).toContain('activity:customer:44:backup');
       sandbox.setFaults('upload.chunk:quota403');
       const failing = await client.openWrite(activityObject, '/a/second.tar');
       await expect(client.append(failing, local)).rejects.toMatchObject({ code: 'drive_full' });
+      expect(await stateFile()).toContain('activity:customer:44:error');
       sandbox.setFaults('');
       await client.cancelWrite(failing);
       const answer = await raw(socket, 'GET', path, { token });
