@@ -3,7 +3,7 @@
  *
  * Protocol: shared/reference/google-drive-facts.md, "Download". A slice up to one range
  * (config.downloadRangeSize) is one `GET ...?alt=media` with `Range: bytes=a-b`; a larger slice
- * is cut into ranges fetched by up to config.downloadStreams requests at once, each written at
+ * is cut into equal ranges (sliceRanges) fetched by up to config.downloadStreams requests at once, each written at
  * its own offset with positional writes, so nothing is held in memory beyond the pieces the
  * sockets hand over. Each range retries through the Pacer; a connection lost mid-body resumes
  * from the bytes already written instead of starting the range again.
@@ -82,9 +82,7 @@ export async function downloadSlice(
   if (slice.signal?.aborted) onAbort();
   slice.signal?.addEventListener('abort', onAbort);
   try {
-    const ranges: Array<[number, number]> = [];
-    for (let a = slice.start; a < slice.end; a += env.rangeSize)
-      ranges.push([a, Math.min(a + env.rangeSize, slice.end)]);
+    const ranges = sliceRanges(slice.start, slice.end, env.rangeSize, env.streams);
     const complete = ranges.map(() => false);
     let fedRanges = 0;
     let feeding: Promise<void> = Promise.resolve();
@@ -123,6 +121,29 @@ export async function downloadSlice(
   } finally {
     slice.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * [start, end) cut into ranges of at most `rangeSize` bytes: one range when it fits, else a
+ * multiple of `streams` ranges of equal length, so each stream gets the same share and none
+ * sits idle while another fetches the last long range. (A 100 MiB piece in plain 16 MiB ranges
+ * over 4 streams is 7 ranges, 4 + 3: the second round runs a stream short, and its last range
+ * is a quarter of the others; as 8 ranges of 12.5 MiB both rounds run 4 streams to the end.)
+ */
+export function sliceRanges(
+  start: number,
+  end: number,
+  rangeSize: number,
+  streams: number,
+): Array<[number, number]> {
+  const length = end - start;
+  if (length <= 0) return [];
+  let count = Math.ceil(length / rangeSize);
+  if (count > 1) count = Math.ceil(count / streams) * streams;
+  const each = Math.ceil(length / count);
+  const ranges: Array<[number, number]> = [];
+  for (let a = start; a < end; a += each) ranges.push([a, Math.min(a + each, end)]);
+  return ranges;
 }
 
 /** Feeds `order` the local file's bytes from its position up to the file offset `b`. */

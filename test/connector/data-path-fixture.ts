@@ -127,6 +127,16 @@ export async function localFile(env: DataPathEnv, name: string, bytes: Uint8Arra
 export { md5, sha256, sha256File } from '../helpers/test-env.js';
 
 /** Deterministic pseudo-random bytes (fast; distinct per seed). */
+/**
+ * GETs a read of `length` bytes costs (ranged-download.ts, sliceRanges): one when it fits in a
+ * range, else `streams` times as many rounds as ranges of `rangeSize` need, in equal ranges.
+ */
+export function rangeRequests(length: number, rangeSize: number, streams: number): number {
+  if (length <= rangeSize) return length > 0 ? 1 : 0;
+  const count = Math.ceil(Math.ceil(length / rangeSize) / streams) * streams;
+  return Math.ceil(length / Math.ceil(length / count));
+}
+
 export function bytesOf(length: number, seed = 1): Buffer {
   if (length === 0) return Buffer.alloc(0);
   const block = randomBytes(Math.min(length, 64 * KIB));
