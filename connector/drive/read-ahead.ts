@@ -1,8 +1,9 @@
 /**
- * Read-ahead of a read handle: after a readFile, the next piece of the same size is downloaded
- * into `<dataDir>/read-ahead/<fd>` (0600) while Plesk unpacks the current one, so the next
- * readFile only copies it into its target and a restore takes about max(download, Plesk's work)
- * instead of their sum.
+ * Read-ahead of a read handle: once a readFile's bytes are downloaded, the next piece of the
+ * same size is downloaded into `<dataDir>/read-ahead/<fd>-<start>` (0600) while the current one
+ * is copied out and Plesk unpacks it, so the next readFile only copies it into its target and a
+ * restore takes about max(download, Plesk's work) instead of their sum. Each piece has a file of
+ * its own: the next one starts before the last one is copied out and removed.
  *
  * Bounded: one piece per handle, of at most config.readAheadMax bytes, never for a read of
  * everything left. The piece is verified as it arrives like any read (each range's
@@ -72,11 +73,11 @@ export class ReadAheads {
   }
 
   /**
-   * Starts downloading the piece for fd (the caller took or discarded the last one); it is
-   * registered at once, so a close right after finds it.
+   * Starts downloading the piece for fd (the caller took or discarded the last one, which may
+   * still be copied out); it is registered at once, so a close right after finds it.
    */
   start(fd: string, envFor: () => Promise<DownloadEnv>, request: AheadRequest): void {
-    const path = join(this.dir, fd);
+    const path = join(this.dir, `${fd}-${request.start}`);
     const stop = new AbortController();
     const piece: Piece = {
       start: request.start,

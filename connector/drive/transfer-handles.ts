@@ -254,31 +254,34 @@ export class TransferHandles implements HandleOperations {
       const record = await this.load(fd, 'read');
       const start = Math.min(record.position, record.size);
       const end = size === null ? record.size : Math.min(record.size, start + size);
-      let next: ReadRecord;
-      let hash: DownloadHash | undefined;
+      const next: ReadRecord = { ...record, position: end };
+      let actualMd5: string | undefined;
+      // Once every byte of this read is downloaded (and hashed), before it is copied into the
+      // target: the hash state is taken, then the next piece starts, so its download overlaps
+      // the copy and the caller's work on this piece.
+      const downloaded = (hash: DownloadHash | undefined) => {
+        if (hash !== undefined && end > start) {
+          if (end === record.size) actualMd5 = hash.digest();
+          else next.hashState = hash.save();
+        }
+        if (size !== null && end - start === size && end < record.size) this.readAhead(fd, next, size, hash);
+      };
       try {
         const target = await openLocalForRead(localFile, options);
         try {
-          hash = await this.readInto(fd, record, start, end, target, localFile, options.onProgress);
+          await this.readInto(fd, record, start, end, target, localFile, options.onProgress, downloaded);
         } finally {
           await target.close();
         }
-        next = { ...record, position: end };
-        if (hash !== undefined && end > start) {
-          if (end === record.size) {
-            const actual = hash.digest();
-            hash = undefined;
-            if (actual !== record.md5) {
-              this.deps.log.warn('transfers: downloaded data does not match md5', { fd });
-              throw new GdriveBackupError('read_verification_failed', {
-                path: record.path,
-                detail: `md5 ${actual} instead of ${record.md5}`,
-              });
-            }
-            delete next.hashState;
-          } else {
-            next.hashState = hash.save();
+        if (actualMd5 !== undefined) {
+          if (actualMd5 !== record.md5) {
+            this.deps.log.warn('transfers: downloaded data does not match md5', { fd });
+            throw new GdriveBackupError('read_verification_failed', {
+              path: record.path,
+              detail: `md5 ${actualMd5} instead of ${record.md5}`,
+            });
           }
+          delete next.hashState;
         }
         await this.deps.state.set(RECORD_PREFIX + fd, next);
       } catch (error) {
@@ -288,7 +291,6 @@ export class TransferHandles implements HandleOperations {
         throw localFailure(error, localFile) ?? error;
       }
       this.deps.log.debug('transfers: read', { fd, bytes: end - start, position: end });
-      if (size !== null && end - start === size && end < record.size) this.readAhead(fd, next, size, hash);
       return end - start;
     });
   }
@@ -306,7 +308,10 @@ export class TransferHandles implements HandleOperations {
     });
   }
 
-  /** [start, end) of the record's file into the target; returns the md5 advanced over it, if kept. */
+  /**
+   * [start, end) of the record's file into the target. `downloaded` hears, once all of it is
+   * downloaded, the md5 advanced over it (when kept), before a piece read ahead is copied.
+   */
   private async readInto(
     fd: string,
     record: ReadRecord,
@@ -315,16 +320,18 @@ export class TransferHandles implements HandleOperations {
     target: FileHandle,
     localFile: string,
     onProgress: ((bytes: number) => void) | undefined,
-  ): Promise<DownloadHash | undefined> {
+    downloaded: (hash: DownloadHash | undefined) => void,
+  ): Promise<void> {
     const piece = await this.readAheads.take(fd, start, end, onProgress);
     if (piece !== undefined) {
+      downloaded(piece.hash);
       try {
         await piece.copyTo(target);
       } catch (error) {
         throw localFileError(localFile, error);
       }
       onProgress?.(end - start);
-      return piece.hash;
+      return;
     }
     // A read of the whole file from byte 0 is checked against Drive's md5, piece by piece.
     const hash = record.hashState === undefined ? undefined : await DownloadHash.create(record.hashState);
@@ -351,7 +358,7 @@ export class TransferHandles implements HandleOperations {
         hash === undefined ? undefined : (bytes) => hash.update(bytes),
       );
     }
-    return hash;
+    downloaded(hash);
   }
 
   /** Starts reading the next `size` bytes ahead (fewer at the end), when the handle reads big pieces. */

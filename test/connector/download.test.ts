@@ -1,7 +1,7 @@
 // The ranged download through TransferHandles against the real sandbox: whole-file reads
 // verified by md5, parallel ranges, reads from an offset in sized pieces, the end of the file,
 // a wrong md5, and local-file errors.
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open as openFile, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,8 @@ import { gaxios } from 'google-auth-library';
 import { Keyv } from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../connector/config/config.js';
-import { READ_AHEAD_DIR } from '../../connector/drive/read-ahead.js';
+import { sliceRanges } from '../../connector/drive/ranged-download.js';
+import { READ_AHEAD_DIR, READ_AHEAD_MIN, ReadAheads } from '../../connector/drive/read-ahead.js';
 import { Pacer } from '../../connector/drive/retry.js';
 import { TransferHandles } from '../../connector/drive/transfer-handles.js';
 import { silentLog } from '../../connector/log.js';
@@ -20,6 +21,7 @@ import {
   type DataPathEnv,
   itemNamed,
   md5,
+  rangeRequests,
   sha256,
   sha256File,
   startDataPath,
@@ -63,8 +65,9 @@ describe('ranged download', () => {
     expect(await env.handles.readFile(fd, out, null)).toBe(content.length);
     expect(await sha256File(out)).toBe(sha256(content));
     expect(await sha256File(env.sandbox.contentPath(fileId))).toBe(sha256(content));
-    const ranges = Math.ceil(content.length / (64 * KIB));
-    expect(env.sandbox.counters()['files.download']).toBe(ranges);
+    // 81 ranges of 64 KiB would do; 84 equal ones give each of the 4 streams 21.
+    expect(rangeRequests(content.length, 64 * KIB, 4)).toBe(84);
+    expect(env.sandbox.counters()['files.download']).toBe(84);
     expect((await stat(out)).mode & 0o777).toBe(0o600);
     expect(await env.handles.readFile(fd, out, null)).toBe(0);
     expect((await stat(out)).size).toBe(0);
@@ -191,7 +194,8 @@ describe('read-ahead of the next piece', () => {
       ...(md5sum === undefined ? {} : { md5: md5sum }),
     });
   const downloads = () => env.sandbox.counters()['files.download'] ?? 0;
-  const aheadFile = (fd: string) => join(env.dataDir, READ_AHEAD_DIR, fd);
+  /** The read-ahead file of fd's next piece (after one read of `piece` bytes). */
+  const aheadFile = (fd: string) => join(env.dataDir, READ_AHEAD_DIR, `${fd}-${piece}`);
   /** Waits (no time limit but the test's) until `done()` holds. */
   const until = async (done: () => boolean | Promise<boolean>) => {
     while (!(await done())) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -220,7 +224,7 @@ describe('read-ahead of the next piece', () => {
     env.sandbox.resetCounters();
     const first = join(env.workDir, 'ahead-1');
     expect(await env.handles.readFile(fd, first, piece)).toBe(piece);
-    const both = Math.ceil(piece / RANGE) + Math.ceil((content.length - piece) / RANGE);
+    const both = rangeRequests(piece, RANGE, 4) + rangeRequests(content.length - piece, RANGE, 4);
     // Without a readFile running, the second piece arrives: every range of both pieces is asked.
     await until(() => downloads() === both);
     expect((await stat(aheadFile(fd))).mode & 0o777).toBe(0o600);
@@ -247,6 +251,61 @@ describe('read-ahead of the next piece', () => {
     await env.handles.closeRead(fd);
   });
 
+  it('reads many pieces in a row, each but the first from read-ahead, byte-identical and md5-verified', async () => {
+    const fd = await open(md5(content));
+    // Four pieces of over READ_AHEAD_MIN each.
+    const small = Math.ceil(content.length / 4);
+    expect(small).toBeGreaterThan(READ_AHEAD_MIN);
+    env.sandbox.resetCounters();
+    const names: string[] = [];
+    for (;;) {
+      const name = `row-${names.length}`;
+      const got = await env.handles.readFile(fd, join(env.workDir, name), small);
+      if (got === 0) break;
+      names.push(name);
+    }
+    expect(names).toHaveLength(4);
+    const parts = await Promise.all(names.map((n) => readFile(join(env.workDir, n))));
+    expect(Buffer.concat(parts).equals(content)).toBe(true);
+    // Every piece downloaded once: the first by its read, the others ahead of theirs.
+    const pieces = [0, 1, 2, 3].map((i) => Math.min(small, content.length - i * small));
+    expect(downloads()).toBe(pieces.reduce((sum, n) => sum + rangeRequests(n, RANGE, 4), 0));
+    expect(await readdir(join(env.dataDir, READ_AHEAD_DIR))).toEqual([]);
+    await env.handles.closeRead(fd);
+  });
+
+  it('a piece started before the last one is copied out keeps a file of its own', async () => {
+    // What readFile does: the next piece starts as soon as this one is downloaded, and this one
+    // is copied into its target meanwhile.
+    const ahead = new ReadAheads(join(env.workDir, 'ahead-pieces'), silentLog);
+    const envFor = async () => ({
+      http: env.http,
+      pacer: env.pacer,
+      apiRoot: env.config.apiRoot,
+      streams: 4,
+      rangeSize: RANGE,
+      log: silentLog,
+    });
+    const half = 2 * MIB;
+    ahead.start('fd', envFor, { fileId, start: 0, end: half, context: {} });
+    const first = await ahead.take('fd', 0, half);
+    ahead.start('fd', envFor, { fileId, start: half, end: content.length, context: {} });
+    const second = await ahead.take('fd', half, content.length);
+    const copied: Buffer[] = [];
+    for (const [name, ready] of [['first', first], ['second', second]] as const) {
+      const target = await openFile(join(env.workDir, `ahead-piece-${name}`), 'w+');
+      try {
+        await ready!.copyTo(target);
+      } finally {
+        await target.close();
+      }
+      copied.push(await readFile(join(env.workDir, `ahead-piece-${name}`)));
+    }
+    expect(copied[0]!.equals(content.subarray(0, half))).toBe(true);
+    expect(copied[1]!.equals(content.subarray(half))).toBe(true);
+    expect(await readdir(join(env.workDir, 'ahead-pieces', READ_AHEAD_DIR))).toEqual([]);
+  });
+
   it('closeFile removes the piece read ahead', async () => {
     const fd = await open();
     await env.handles.readFile(fd, join(env.workDir, 'close-1'), piece);
@@ -259,11 +318,11 @@ describe('read-ahead of the next piece', () => {
     const fd = await open(md5(content));
     env.sandbox.resetCounters();
     await env.handles.readFile(fd, join(env.workDir, 'other-1'), piece);
-    const both = Math.ceil(piece / RANGE) + Math.ceil((content.length - piece) / RANGE);
+    const both = rangeRequests(piece, RANGE, 4) + rangeRequests(content.length - piece, RANGE, 4);
     await until(() => downloads() === both);
     const smaller = 1536 * KIB;
     expect(await env.handles.readFile(fd, join(env.workDir, 'other-2'), smaller)).toBe(smaller);
-    expect(downloads()).toBeGreaterThanOrEqual(both + Math.ceil(smaller / RANGE));
+    expect(downloads()).toBeGreaterThanOrEqual(both + rangeRequests(smaller, RANGE, 4));
     // The rest (size null) is never read ahead, and discards the piece of `smaller` bytes.
     const rest = content.length - piece - smaller;
     expect(await env.handles.readFile(fd, join(env.workDir, 'other-3'), null)).toBe(rest);
@@ -328,6 +387,37 @@ describe('restores while access tokens keep expiring (through the connector)', (
   });
 });
 
+describe('ranges of a slice', () => {
+  it('gives every stream the same share, no range over the range size, every byte once', () => {
+    const MIB_ = 1024 * KIB;
+    // A Plesk piece: 7 plain 16 MiB ranges would be 4 + 3, the last one 4 MiB.
+    const piece = sliceRanges(0, 100 * MIB_, 16 * MIB_, 4);
+    expect(piece).toHaveLength(8);
+    expect(new Set(piece.map(([a, b]) => b - a))).toEqual(new Set([12.5 * MIB_]));
+    for (const [start, end, range, streams] of [
+      [0, 1, 64 * KIB, 4],
+      [7, 64 * KIB + 7, 64 * KIB, 4],
+      [1000, 3 * 256 * KIB + 5, 128 * KIB, 4],
+      [0, 150 * KIB + 7, 64 * KIB, 2],
+      [123, 5 * MIB_ + 4321, 64 * KIB, 3],
+    ] as const) {
+      const ranges = sliceRanges(start, end, range, streams);
+      expect(ranges[0]![0]).toBe(start);
+      expect(ranges.at(-1)![1]).toBe(end);
+      for (let i = 1; i < ranges.length; i++) expect(ranges[i]![0]).toBe(ranges[i - 1]![1]);
+      const lengths = ranges.map(([a, b]) => b - a);
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(range);
+      // Equal but for the last, which is never longer.
+      expect(new Set(lengths.slice(0, -1)).size).toBeLessThanOrEqual(1);
+      expect(lengths.at(-1)).toBeLessThanOrEqual(lengths[0]!);
+      if (ranges.length > 1)
+        expect(ranges.length % streams === 0 || lengths.at(-1)! < lengths[0]!).toBe(true);
+      expect(ranges).toHaveLength(rangeRequests(end - start, range, streams));
+    }
+    expect(sliceRanges(5, 5, 64 * KIB, 4)).toEqual([]);
+  });
+});
+
 describe('ranged GETs redirected elsewhere', () => {
   it('follow the redirect, without the Authorization header once the origin changes', async () => {
     const body = bytesOf(150 * KIB + 7, 13);
@@ -379,10 +469,11 @@ describe('ranged GETs redirected elsewhere', () => {
       const out = join(dataDir, 'out');
       expect(await handles.readFile(fd, out, null)).toBe(body.length);
       expect((await readFile(out)).equals(body)).toBe(true);
-      // 3 ranges: each asked of the API with the token, then of the other origin without it.
-      expect(authSeen).toHaveLength(6);
-      expect(authSeen.filter((a) => a === 'Bearer secret')).toHaveLength(3);
-      expect(authSeen.filter((a) => a === undefined)).toHaveLength(3);
+      // 4 ranges (2 rounds of the 2 streams): each asked of the API with the token, then of the
+      // other origin without it.
+      expect(authSeen).toHaveLength(8);
+      expect(authSeen.filter((a) => a === 'Bearer secret')).toHaveLength(4);
+      expect(authSeen.filter((a) => a === undefined)).toHaveLength(4);
     } finally {
       await new Promise((resolve) => api.close(resolve));
       await new Promise((resolve) => content.close(resolve));
