@@ -9,6 +9,7 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Config, loadConfig } from '../../connector/config/config.js';
 import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { ERRORS, type ErrorCode } from '../../connector/errors/errors.js';
@@ -266,6 +267,9 @@ export function sentenceOf(code: ErrorCode): RegExp {
   return new RegExp(`^${parts.join('.*')}$`);
 }
 
+/** How long rawHttp waits for an answer to the headers alone before it sends the body. */
+const ANSWER_ON_HEADERS_MS = 1000;
+
 /**
  * One HTTP/1.1 request written byte by byte to the socket, and the answer as the peer sent it:
  * for what node's http client cannot send (oversized headers) or gives up on (an answer that
@@ -297,9 +301,13 @@ export function rawHttp(
       resolve({ status, body: parsed, text });
     });
     // The body in pieces, stopping as soon as an answer came: writing on would fail (EPIPE) and
-    // take the unread answer down with the socket.
+    // take the unread answer down with the socket. A server that refuses on the headers alone
+    // (fastify does, for a content-length over its body limit) answers before any body byte is
+    // sent: up to a second is given for that, so the answer never races the first writes.
     const write = async (): Promise<void> => {
       socket.write(`${head}\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n`);
+      if (body.length > 0)
+        await Promise.race([once(socket, 'data').catch(() => undefined), sleep(ANSWER_ON_HEADERS_MS)]);
       for (let at = 0; at < body.length && chunks.length === 0 && !socket.destroyed; at += 64 * KIB) {
         if (!socket.write(body.subarray(at, at + 64 * KIB)))
           await once(socket, 'drain').catch(() => undefined);
