@@ -3,9 +3,9 @@
  *
  * Protocol: shared/reference/google-drive-facts.md, "Download". A slice up to one range
  * (config.downloadRangeSize) is one `GET ...?alt=media` with `Range: bytes=a-b`; a larger slice
- * is cut into equal ranges (sliceRanges) fetched by up to config.downloadStreams requests at once, each written at
- * its own offset with positional writes, so nothing is held in memory beyond the pieces the
- * sockets hand over. Each range retries through the Pacer; a connection lost mid-body resumes
+ * is cut into equal ranges (sliceRanges) fetched by up to config.downloadStreams requests at
+ * once, each written at its own offset with positional writes, so nothing is held in memory
+ * beyond the pieces the sockets hand over. Each range retries through the Pacer; a connection lost mid-body resumes
  * from the bytes already written instead of starting the range again.
  */
 import type { FileHandle } from 'node:fs/promises';
