@@ -292,7 +292,10 @@ describe('read-ahead of the next piece', () => {
     ahead.start('fd', envFor, { fileId, start: half, end: content.length, context: {} });
     const second = await ahead.take('fd', half, content.length);
     const copied: Buffer[] = [];
-    for (const [name, ready] of [['first', first], ['second', second]] as const) {
+    for (const [name, ready] of [
+      ['first', first],
+      ['second', second],
+    ] as const) {
       const target = await openFile(join(env.workDir, `ahead-piece-${name}`), 'w+');
       try {
         await ready!.copyTo(target);
