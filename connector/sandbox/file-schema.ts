@@ -8,6 +8,16 @@
  */
 import type { Schema } from './fields-filter.js';
 
+/** Drive's `User` (`Schema$User`), the shape of every user a file names. */
+const USER: Schema = {
+  displayName: null,
+  emailAddress: null,
+  kind: null,
+  me: null,
+  permissionId: null,
+  photoLink: null,
+};
+
 export const FILE_SCHEMA: Schema = {
   appProperties: 'opaque',
   capabilities: {
@@ -81,14 +91,7 @@ export const FILE_SCHEMA: Schema = {
     ownerRestricted: null,
     readOnly: null,
     reason: null,
-    restrictingUser: {
-      displayName: null,
-      emailAddress: null,
-      kind: null,
-      me: null,
-      permissionId: null,
-      photoLink: null,
-    },
+    restrictingUser: USER,
     restrictionTime: null,
     systemRestricted: null,
     type: null,
@@ -155,14 +158,7 @@ export const FILE_SCHEMA: Schema = {
       revisionId: null,
     },
   },
-  lastModifyingUser: {
-    displayName: null,
-    emailAddress: null,
-    kind: null,
-    me: null,
-    permissionId: null,
-    photoLink: null,
-  },
+  lastModifyingUser: USER,
   linkShareMetadata: {
     securityUpdateEligible: null,
     securityUpdateEnabled: null,
@@ -175,14 +171,7 @@ export const FILE_SCHEMA: Schema = {
   name: null,
   originalFilename: null,
   ownedByMe: null,
-  owners: {
-    displayName: null,
-    emailAddress: null,
-    kind: null,
-    me: null,
-    permissionId: null,
-    photoLink: null,
-  },
+  owners: USER,
   parents: null,
   permissionIds: null,
   permissions: {
@@ -220,14 +209,7 @@ export const FILE_SCHEMA: Schema = {
   sha256Checksum: null,
   shared: null,
   sharedWithMeTime: null,
-  sharingUser: {
-    displayName: null,
-    emailAddress: null,
-    kind: null,
-    me: null,
-    permissionId: null,
-    photoLink: null,
-  },
+  sharingUser: USER,
   shortcutDetails: {
     targetId: null,
     targetMimeType: null,
@@ -241,14 +223,7 @@ export const FILE_SCHEMA: Schema = {
   thumbnailVersion: null,
   trashed: null,
   trashedTime: null,
-  trashingUser: {
-    displayName: null,
-    emailAddress: null,
-    kind: null,
-    me: null,
-    permissionId: null,
-    photoLink: null,
-  },
+  trashingUser: USER,
   version: null,
   videoMediaMetadata: {
     durationMillis: null,
