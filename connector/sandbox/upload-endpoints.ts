@@ -55,6 +55,24 @@ export type UploadTarget = { kind: 'create' } | { kind: 'update'; id: string };
 
 type Destination = { create: NewItemMetadata } | { update: StoredItem; apply: () => void };
 
+/** Where a single-request upload's bytes go: new content for `existing`, or a new file. */
+function destinationOf(
+  core: SandboxCore,
+  ex: Exchange,
+  caller: Caller,
+  existing: StoredItem | null,
+  body: Record<string, unknown>,
+  supportsAllDrives: boolean,
+  mediaType: string,
+): Destination {
+  return existing
+    ? {
+        update: existing,
+        apply: prepareUpdate(core, ex.url.searchParams, caller, existing, body, supportsAllDrives),
+      }
+    : { create: checkCreateMetadata(core, caller, body, supportsAllDrives, mediaType) };
+}
+
 /**
  * 403 storageQuotaExceeded, and the part file gone, when a single-request upload's bytes do
  * not fit (a resumable upload is checked chunk by chunk instead).
@@ -253,12 +271,7 @@ export async function uploadMultipart(
   const writer = await receiveMultipart(ex, boundary, async (metadata, mediaHeaders) => {
     const body = parseJsonObject(metadata);
     const mediaType = mediaHeaders['content-type'] ?? 'application/octet-stream';
-    into = existing
-      ? {
-          update: existing,
-          apply: prepareUpdate(core, ex.url.searchParams, caller, existing, body, supportsAllDrives),
-        }
-      : { create: checkCreateMetadata(core, caller, body, supportsAllDrives, mediaType) };
+    into = destinationOf(core, ex, caller, existing, body, supportsAllDrives, mediaType);
     return HashingWriter.create(core.store.partPath(randomId(16)));
   });
   await checkQuotaFor(core, writer, into!);
@@ -276,16 +289,8 @@ export async function uploadMedia(
   const fields = fileFields(ex);
   const supportsAllDrives = boolParam(ex.url, 'supportsAllDrives');
   const type = ex.req.headers['content-type'] || 'application/octet-stream';
-  const into =
-    target.kind === 'update'
-      ? (() => {
-          const existing = updateTarget(core, caller, target.id, supportsAllDrives);
-          return {
-            update: existing,
-            apply: prepareUpdate(core, ex.url.searchParams, caller, existing, {}, supportsAllDrives),
-          };
-        })()
-      : { create: checkCreateMetadata(core, caller, {}, supportsAllDrives, type) };
+  const existing = target.kind === 'update' ? updateTarget(core, caller, target.id, supportsAllDrives) : null;
+  const into = destinationOf(core, ex, caller, existing, {}, supportsAllDrives, type);
   core.state.requireWrite(caller);
   const writer = await HashingWriter.create(core.store.partPath(randomId(16)));
   try {
