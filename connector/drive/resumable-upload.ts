@@ -173,15 +173,19 @@ class CallBuffers {
 const spareBuffers: CallBuffers[] = [];
 const SPARE_BUFFERS = 2;
 
+/** What opening a write handle names: where the file goes and what it replaces. */
+export interface OpenWriteInput {
+  object: ObjectRef;
+  path: string;
+  parentId: string;
+  name: string;
+  driveId?: string;
+  /** Ids of files of this name the upload replaces: deleted once it is verified. */
+  replaces?: string[];
+}
+
 export function newUploadRecord(
-  input: {
-    object: ObjectRef;
-    path: string;
-    parentId: string;
-    name: string;
-    driveId?: string;
-    replaces?: string[];
-  },
+  input: OpenWriteInput,
   hashState: SavedHashState,
   chunkSize: number,
   now: number,

@@ -47,6 +47,7 @@ import {
   failureContext,
   finishUpload,
   newUploadRecord,
+  type OpenWriteInput,
   type UploadEnv,
   type UploadRecord,
 } from './resumable-upload.js';
@@ -66,16 +67,6 @@ export interface TransferDeps {
   pacer: Pacer;
   /** Told of every finished upload, so look-ups find it before Drive's lists do (folders.ts). */
   recent?: RecentItems;
-}
-
-export interface OpenWriteInput {
-  object: ObjectRef;
-  path: string;
-  parentId: string;
-  name: string;
-  driveId?: string;
-  /** Ids of files of this name the upload replaces: deleted once it is verified. */
-  replaces?: string[];
 }
 
 export interface OpenReadInput {

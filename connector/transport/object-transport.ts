@@ -37,7 +37,8 @@ import type {
 import type { DriveApi, DriveItem, FolderRef } from '../drive/drive-api.js';
 import { describeFolder, type FolderLocation, type ObjectFolders } from '../drive/folders.js';
 import { joinHookPath, replaceControlCharacters, splitHookPath } from '../drive/paths.js';
-import { assertOffset, type OpenReadInput, type OpenWriteInput } from '../drive/transfer-handles.js';
+import type { OpenWriteInput } from '../drive/resumable-upload.js';
+import { assertOffset, type OpenReadInput } from '../drive/transfer-handles.js';
 import { GdriveBackupError, isGdriveBackupError } from '../errors/errors.js';
 import type { Log } from '../log.js';
 import type { Transport } from './types.js';
