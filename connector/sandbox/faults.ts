@@ -157,8 +157,8 @@ export function parseFaultSpecWithSeed(spec: string): FaultSpec {
   return { rules, seed };
 }
 
-/** mulberry32: tiny, seedable, good enough to spread faults repeatably. */
-function prng(seed: number): () => number {
+/** mulberry32: tiny, seedable, spreads faults repeatably (the reliability suite uses it too). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

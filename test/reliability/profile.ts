@@ -1,5 +1,7 @@
 // The two sizes of the reliability suite: `npm test` runs the CI profile (every row, small
 // seeds and files); `npm run test:reliability -- --full` sets RELIABILITY_PROFILE=full.
+import { prng } from '../../connector/sandbox/faults.js';
+
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
@@ -52,17 +54,8 @@ export const FULL: Profile = {
 
 export const PROFILE: Profile = process.env.RELIABILITY_PROFILE === 'full' ? FULL : CI;
 
-/** mulberry32, as the sandbox's faults use: the same seed always gives the same moments. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The sandbox's own seeded generator: the same seed always gives the same moments. */
+export const seeded = prng;
 
 /** An integer in [low, high] from `random`. */
 export function between(random: () => number, low: number, high: number): number {
