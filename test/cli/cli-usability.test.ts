@@ -6,14 +6,13 @@ import { type ChildProcess, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
-import { type CliRun, runCli, spawnCli } from './run-cli.js';
+import type { Sandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { type CliRun, type CliWorkspace, cliWorkspace, runCli, spawnCli } from './run-cli.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -74,25 +73,15 @@ function stateText(): Promise<string> {
   return readFile(join(dataDir, 'state.json'), 'utf8');
 }
 
+let workspace: CliWorkspace;
+
 beforeAll(async () => {
-  sandbox = await startSandbox({});
-  root = await mkdtemp(join(tmpdir(), 'gdrive-cli-usability-'));
-  dataDir = join(root, 'data');
-  await mkdir(join(root, 'tmp'));
-  env = {
-    PATH: process.env.PATH,
-    HOME: root,
-    TMPDIR: join(root, 'tmp'),
-    ...sandbox.env,
-    GDRIVE_BACKUP_DATA_DIR: dataDir,
-    GDRIVE_RETRY_BASE_MS: '5',
-    GDRIVE_CHUNK_SIZE: '256KiB',
-  };
+  workspace = await cliWorkspace('gdrive-cli-usability-');
+  ({ sandbox, root, dataDir, env } = workspace);
 });
 
 afterAll(async () => {
-  await sandbox?.close();
-  await rm(root, { recursive: true, force: true });
+  await workspace?.close();
 });
 
 describe('usage', () => {

@@ -4,20 +4,16 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 import { md5, sha256 } from '../service/harness.js';
-import { type CliRun, runCli, spawnCli, untilListening } from './run-cli.js';
+import { type CliRun, type CliWorkspace, cliWorkspace, runCli, spawnCli, untilListening } from './run-cli.js';
 
 const version = JSON.parse(await readFile('package.json', 'utf8')).version as string;
 
-let sandbox: Sandbox;
 let root: string;
-let dataDir: string;
 let env: NodeJS.ProcessEnv;
 
 function cli(args: string[]): ChildProcess {
@@ -28,26 +24,15 @@ function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<CliRun> 
   return runCli(args, { ...env, ...extraEnv });
 }
 
+let workspace: CliWorkspace;
+
 beforeAll(async () => {
-  sandbox = await startSandbox({});
-  root = await mkdtemp(join(tmpdir(), 'gdrive-cli-test-'));
-  dataDir = join(root, 'data');
-  await mkdir(join(root, 'tmp'));
-  env = {
-    PATH: process.env.PATH,
-    HOME: root,
-    // The CLI's pieces go to the temp dir: a private one shows that nothing is left behind.
-    TMPDIR: join(root, 'tmp'),
-    ...sandbox.env,
-    GDRIVE_BACKUP_DATA_DIR: dataDir,
-    GDRIVE_RETRY_BASE_MS: '5',
-    GDRIVE_CHUNK_SIZE: String(256 * 1024),
-  };
+  workspace = await cliWorkspace('gdrive-cli-test-');
+  ({ root, env } = workspace);
 });
 
 afterAll(async () => {
-  await sandbox?.close();
-  await rm(root, { recursive: true, force: true });
+  await workspace?.close();
 });
 
 describe('usage', () => {

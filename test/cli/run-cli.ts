@@ -2,12 +2,52 @@
 // CLI, demo and bench tests.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { type Sandbox, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
 
 export interface CliRun {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** A sandbox and a private HOME, TMPDIR and data dir for CLI runs, with the env that names them. */
+export interface CliWorkspace {
+  sandbox: Sandbox;
+  root: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  close(): Promise<void>;
+}
+
+export async function cliWorkspace(prefix: string): Promise<CliWorkspace> {
+  const sandbox = await startSandbox({});
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const dataDir = join(root, 'data');
+  await mkdir(join(root, 'tmp'));
+  const env = {
+    PATH: process.env.PATH,
+    HOME: root,
+    // The CLI's pieces go to the temp dir: a private one shows that nothing is left behind.
+    TMPDIR: join(root, 'tmp'),
+    ...sandbox.env,
+    GDRIVE_BACKUP_DATA_DIR: dataDir,
+    GDRIVE_RETRY_BASE_MS: '5',
+    GDRIVE_CHUNK_SIZE: '256KiB',
+  };
+  return {
+    sandbox,
+    root,
+    dataDir,
+    env,
+    close: async () => {
+      await sandbox.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Starts `gdrive-backup ARGS` with exactly `env`, stdout and stderr piped. */
