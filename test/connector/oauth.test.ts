@@ -2,16 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Accounts } from '../../connector/auth/accounts.js';
 import { STATE_TTL_MS } from '../../connector/auth/oauth-flow.js';
 import { createConnector } from '../../connector/connector.js';
 import type { ObjectRef } from '../../connector/core/object-ref.js';
-import { RequestCounter } from '../../connector/drive/authorized-http.js';
 import { GdriveBackupError, isGdriveBackupError } from '../../connector/errors/errors.js';
-import { silentLog } from '../../connector/log.js';
 import { SecretCipher } from '../../connector/store/secret-cipher.js';
-import { openStores } from '../../connector/store/stores.js';
-import { answerConsent, recordingLog, startTestEnv, type TestEnv } from '../helpers/test-env.js';
+import {
+  answerConsent,
+  recordingLog,
+  startTestEnv,
+  type TestEnv,
+  withStandaloneAccounts,
+} from '../helpers/test-env.js';
 
 const server: ObjectRef = { type: 'server', id: null };
 const subscription: ObjectRef = { type: 'subscription', id: '12' };
@@ -192,15 +194,7 @@ describe('tokens during use', () => {
 
   it('stores a refresh token Google rotates during a refresh', async () => {
     env = await startTestEnv({ connect: false });
-    await env.connector.close();
-    const stores = await openStores(env.config, silentLog);
-    try {
-      const accounts = new Accounts({
-        ...stores,
-        config: env.config,
-        log: silentLog,
-        counter: new RequestCounter(),
-      });
+    await withStandaloneAccounts(env, async (accounts, env) => {
       const first = env.sandbox.issueRefreshToken();
       await accounts.save(server, { refresh_token: first }, { email: 'a@example.com', connectedAt: 'now' });
       const client = await accounts.clientFor(server);
@@ -211,10 +205,7 @@ describe('tokens during use', () => {
       const text = await readFile(join(env.dataDir, 'secrets.json'), 'utf8');
       expect(text).not.toContain(rotated);
       expect(text).not.toContain('new-access');
-    } finally {
-      await stores.close();
-    }
-    env.connector = await createConnector(env.config);
+    });
   });
 
   it('says secrets_unavailable when the secrets cannot be decrypted', async () => {

@@ -5,14 +5,18 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Accounts } from '../../connector/auth/accounts.js';
 import { createConnector } from '../../connector/connector.js';
 import type { ObjectRef } from '../../connector/core/object-ref.js';
-import { RequestCounter } from '../../connector/drive/authorized-http.js';
 import { silentLog } from '../../connector/log.js';
 import { SecretCipher } from '../../connector/store/secret-cipher.js';
 import { openStores } from '../../connector/store/stores.js';
-import { recordingLog, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
+import {
+  recordingLog,
+  startTestEnv,
+  type TestEnv,
+  withStandaloneAccounts,
+  writeLocalFile,
+} from '../helpers/test-env.js';
 
 const server: ObjectRef = { type: 'server', id: null };
 const site: ObjectRef = { type: 'subscription', id: '7' };
@@ -146,15 +150,7 @@ describe('objects sharing a Google account', () => {
 
   it('a rotated refresh token is stored for the account and serves every object on it', async () => {
     env = await startTestEnv({ connect: false });
-    await env.connector.close();
-    const stores = await openStores(env.config, silentLog);
-    try {
-      const accounts = new Accounts({
-        ...stores,
-        config: env.config,
-        log: silentLog,
-        counter: new RequestCounter(),
-      });
+    await withStandaloneAccounts(env, async (accounts, env) => {
       const record = { email: 'admin@example.com', connectedAt: 'now' };
       await accounts.save(server, { refresh_token: env.sandbox.issueRefreshToken() }, record);
       await accounts.save(site, { refresh_token: env.sandbox.issueRefreshToken() }, record);
@@ -165,10 +161,7 @@ describe('objects sharing a Google account', () => {
       await expect.poll(() => accounts.refreshToken(site)).toBe(rotated);
       expect(await accounts.refreshToken(server)).toBe(rotated);
       expect(await accounts.objectsSharing(site)).toEqual(['server', 'subscription:7']);
-    } finally {
-      await stores.close();
-    }
-    env.connector = await createConnector(env.config);
+    });
   });
 });
 

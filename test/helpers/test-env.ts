@@ -13,11 +13,14 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Accounts } from '../../connector/auth/accounts.js';
 import { type Config, type ConfigOverrides, loadConfig } from '../../connector/config/config.js';
 import { type ConnectorOptions, type CoreConnector, createConnector } from '../../connector/connector.js';
 import type { ObjectRef } from '../../connector/core/object-ref.js';
-import type { Log } from '../../connector/log.js';
+import { RequestCounter } from '../../connector/drive/authorized-http.js';
+import { type Log, silentLog } from '../../connector/log.js';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../../connector/sandbox/drive-sandbox.js';
+import { openStores } from '../../connector/store/stores.js';
 import type { ObjectTransport } from '../../connector/transport/object-transport.js';
 
 export interface TestEnvOptions {
@@ -151,6 +154,27 @@ export async function startTestEnv(options: TestEnvOptions = {}): Promise<TestEn
 }
 
 /** Writes `bytes` to `<dir>/<name>` (0600) and returns the path. */
+/**
+ * Runs `use` with an Accounts of its own over the env's data dir, the connector closed meanwhile
+ * (one process owns a data dir), then starts the env's connector again.
+ */
+export async function withStandaloneAccounts(
+  env: TestEnv,
+  use: (accounts: Accounts, env: TestEnv) => Promise<void>,
+): Promise<void> {
+  await env.connector.close();
+  const stores = await openStores(env.config, silentLog);
+  try {
+    await use(
+      new Accounts({ ...stores, config: env.config, log: silentLog, counter: new RequestCounter() }),
+      env,
+    );
+  } finally {
+    await stores.close();
+  }
+  env.connector = await createConnector(env.config);
+}
+
 export async function writeLocalFile(dir: string, name: string, bytes: Buffer | string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, bytes, { mode: 0o600 });
