@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ObjectRef } from '../../connector/core/object-ref.js';
 import { itemAt } from '../helpers/sandbox-drive.js';
-import { connectObject, md5, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
+import {
+  connectObject,
+  md5,
+  putFile,
+  startTestEnv,
+  type TestEnv,
+  writeLocalFile,
+} from '../helpers/test-env.js';
 
 const ROOT = ['Plesk Backups', 'test-host'];
 /** Longer than any test: every item made during the test stays unlisted. */
@@ -22,12 +29,6 @@ afterEach(async () => {
 
 function live(env: TestEnv, name: string) {
   return env.sandbox.items().filter((item) => item.name === name && !item.trashed);
-}
-
-async function put(env: TestEnv, path: string, content: string) {
-  const fd = await env.transport.openFileWrite(path);
-  await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'piece', content));
-  return env.connector.closeWrite(fd);
 }
 
 describe('folders made a moment ago, which lists do not show yet', () => {
@@ -63,7 +64,7 @@ describe('a file just closed, which lists do not show yet', () => {
     env = await startTestEnv();
     await env.transport.createDir('/d');
     env.sandbox.setFaults(HIDE);
-    const written = await put(env, '/d/backup.tar', 'just written');
+    const written = await putFile(env, '/d/backup.tar', 'just written');
     expect(await env.transport.stat('/d/backup.tar')).toEqual({
       name: 'backup.tar',
       size: 12,
@@ -79,7 +80,7 @@ describe('a file just closed, which lists do not show yet', () => {
     await env.connector.closeRead(fd);
     expect(await readFile(out, 'utf8')).toBe('just written');
     // Written again: the unlisted first copy is replaced, not left beside the second.
-    await put(env, '/d/backup.tar', 'second');
+    await putFile(env, '/d/backup.tar', 'second');
     expect(live(env, 'backup.tar')).toHaveLength(1);
     expect(await env.transport.stat('/d/backup.tar')).toMatchObject({ size: 6 });
     await env.transport.deleteFile('/d/backup.tar');
@@ -93,7 +94,7 @@ describe('what the connector remembers', () => {
     env = await startTestEnv();
     await env.transport.createDir('/d');
     env.sandbox.setFaults(HIDE);
-    const written = await put(env, '/d/before-restart.tar', 'kept');
+    const written = await putFile(env, '/d/before-restart.tar', 'kept');
     await env.reopen();
     expect(await env.transport.stat('/d/before-restart.tar')).toMatchObject({ size: 4, hash: written.md5 });
   });
@@ -103,7 +104,7 @@ describe('what the connector remembers', () => {
     env = await startTestEnv({ now: () => now });
     await env.transport.createDir('/d');
     env.sandbox.setFaults(HIDE);
-    await put(env, '/d/old.tar', 'old');
+    await putFile(env, '/d/old.tar', 'old');
     now += 3600_000 + 1;
     env.sandbox.resetCounters();
     // The sandbox still hides it (its own clock), so only the memory could find it: it no longer does.
@@ -115,7 +116,7 @@ describe('what the connector remembers', () => {
 describe('duplicate files', () => {
   it('answer with the newest complete copy', async () => {
     env = await startTestEnv();
-    await put(env, '/dup.tar', 'older copy');
+    await putFile(env, '/dup.tar', 'older copy');
     // A second copy beside the first, as a replacement whose old copy could not be removed leaves.
     const parentId = itemAt(env.sandbox, [...ROOT, 'server']);
     const fd = await env.transport.engine.openWrite({

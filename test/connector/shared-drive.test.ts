@@ -6,14 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ObjectRef } from '../../connector/core/object-ref.js';
-import {
-  md5,
-  recordingLog,
-  sha256,
-  startTestEnv,
-  type TestEnv,
-  writeLocalFile,
-} from '../helpers/test-env.js';
+import { md5, putFile, recordingLog, sha256, startTestEnv, type TestEnv } from '../helpers/test-env.js';
 
 const server: ObjectRef = { type: 'server', id: null };
 
@@ -22,12 +15,6 @@ afterEach(async () => {
   await env?.close();
   env = undefined;
 });
-
-async function put(env: TestEnv, path: string, content: string | Buffer) {
-  const fd = await env.transport.openFileWrite(path);
-  await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'piece', content));
-  return env.connector.closeWrite(fd);
-}
 
 function named(env: TestEnv, name: string) {
   return env.sandbox.items().filter((item) => item.name === name);
@@ -39,9 +26,9 @@ describe('a shared drive where the account is a content manager', () => {
     env = await startTestEnv({ connect: false, log });
     const driveId = env.sandbox.createSharedDrive('Team backups', { role: 'fileOrganizer' });
     await env.connect(server, { folder: `drive:${driveId}/Plesk` });
-    await put(env, '/dumps/old.tar', 'old');
-    await put(env, '/dumps/backup.tar', 'first');
-    await put(env, '/dumps/backup.tar', 'second');
+    await putFile(env, '/dumps/old.tar', 'old');
+    await putFile(env, '/dumps/backup.tar', 'first');
+    await putFile(env, '/dumps/backup.tar', 'second');
     // The replaced copy is in the trash, the new one answers.
     expect(
       named(env, 'backup.tar')
@@ -72,7 +59,7 @@ describe('a shared drive where the account is a content manager', () => {
     env = await startTestEnv({ connect: false });
     const driveId = env.sandbox.createSharedDrive('Team backups');
     await env.connect(server, { folder: `drive:${driveId}` });
-    await put(env, '/f.tar', 'x');
+    await putFile(env, '/f.tar', 'x');
     await env.transport.deleteFile('/f.tar');
     expect(named(env, 'f.tar')).toEqual([]);
   });
@@ -83,7 +70,7 @@ describe('checksums Drive may not have', () => {
     env = await startTestEnv();
     env.sandbox.setFaults('upload.chunk:nosha256');
     const bytes = Buffer.from('no sha256 on Drive for this one');
-    const result = await put(env, '/a.bin', bytes);
+    const result = await putFile(env, '/a.bin', bytes);
     expect(result).toEqual({ size: bytes.length, md5: md5(bytes), sha256: sha256(bytes) });
     expect(named(env, 'a.bin')).toHaveLength(1);
     expect(named(env, 'a.bin')[0]!.sha256).toBeUndefined();
@@ -96,7 +83,7 @@ describe('checksums Drive may not have', () => {
     env.sandbox.setFaults('upload.chunk:nomd5');
     env.sandbox.resetCounters();
     const bytes = Buffer.from('md5 arrives later');
-    const result = await put(env, '/d/b.bin', bytes);
+    const result = await putFile(env, '/d/b.bin', bytes);
     expect(result).toMatchObject({ size: bytes.length, md5: md5(bytes) });
     expect(env.sandbox.counters()['files.get']).toBe(1);
     expect(env.sandbox.counters()['files.delete']).toBe(0);
@@ -113,7 +100,9 @@ describe('checksums Drive may not have', () => {
     await env.transport.createDir('/d');
     // The answer lacks md5 and files.get then lacks it too: nothing proves the copy.
     env.sandbox.setFaults('upload.chunk:nomd5;files.get:nomd5');
-    await expect(put(env, '/d/c.bin', 'unprovable')).rejects.toMatchObject({ code: 'verification_failed' });
+    await expect(putFile(env, '/d/c.bin', 'unprovable')).rejects.toMatchObject({
+      code: 'verification_failed',
+    });
     expect(named(env, 'c.bin')).toEqual([]);
   });
 });

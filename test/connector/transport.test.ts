@@ -1,19 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { md5File, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
+import { md5File, putFile, startTestEnv, type TestEnv, writeLocalFile } from '../helpers/test-env.js';
 
 let env: TestEnv | undefined;
 afterEach(async () => {
   await env?.close();
   env = undefined;
 });
-
-async function put(env: TestEnv, path: string, content: string | Buffer) {
-  const fd = await env.transport.openFileWrite(path);
-  await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'piece', content));
-  return env.connector.closeWrite(fd);
-}
 
 function liveNamed(env: TestEnv, name: string) {
   return env.sandbox.items().filter((item) => item.name === name && !item.trashed);
@@ -23,7 +17,7 @@ describe('object transport', () => {
   it('stats the root, files, folders and absent paths', async () => {
     env = await startTestEnv();
     await env.transport.createDir('/dumps');
-    const written = await put(env, '/dumps/info.xml', '<info/>');
+    const written = await putFile(env, '/dumps/info.xml', '<info/>');
     expect(await env.transport.stat('/')).toEqual({ name: '', size: 0, isDir: true });
     expect(await env.transport.stat('/dumps')).toEqual({ name: 'dumps', size: 0, isDir: true });
     expect(await env.transport.stat('dumps/info.xml/')).toEqual({
@@ -41,7 +35,7 @@ describe('object transport', () => {
   it('answers N stats in an existing folder with N look-ups and nothing else', async () => {
     env = await startTestEnv();
     await env.transport.createDir('/dumps');
-    for (const name of ['a', 'b', 'c']) await put(env, `/dumps/${name}.tar`, name);
+    for (const name of ['a', 'b', 'c']) await putFile(env, `/dumps/${name}.tar`, name);
     env.sandbox.resetCounters();
     for (let i = 0; i < 20; i++) await env.transport.stat(`/dumps/${'abcde'[i % 5]}.tar`);
     const counters = Object.fromEntries(Object.entries(env.sandbox.counters()).filter(([, n]) => n > 0));
@@ -52,9 +46,9 @@ describe('object transport', () => {
     env = await startTestEnv();
     await env.transport.createDir('/dumps');
     env.sandbox.resetCounters();
-    await put(env, '/dumps/a.tar', 'a');
-    await put(env, '/dumps/a.tar', 'a again');
-    await put(env, '/dumps/b.tar', 'b');
+    await putFile(env, '/dumps/a.tar', 'a');
+    await putFile(env, '/dumps/a.tar', 'a again');
+    await putFile(env, '/dumps/b.tar', 'b');
     expect(await env.transport.stat('/dumps/a.tar')).toMatchObject({ size: 7 });
     expect(await env.transport.listDir('/dumps')).toHaveLength(2);
     await env.transport.deleteFile('/dumps/b.tar');
@@ -66,7 +60,7 @@ describe('object transport', () => {
     env = await startTestEnv();
     expect(await env.transport.listDir('/')).toEqual([]);
     await env.transport.createDir('/d/sub');
-    const written = await put(env, '/d/f.bin', Buffer.alloc(1000, 7));
+    const written = await putFile(env, '/d/f.bin', Buffer.alloc(1000, 7));
     expect(await md5File(await writeLocalFile(env.tmpDir, 'same', Buffer.alloc(1000, 7)))).toBe(written.md5);
     const listing = await env.transport.listDir('/d');
     expect(listing.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
@@ -84,7 +78,7 @@ describe('object transport', () => {
   it('deletes files and folders, with the right refusals', async () => {
     env = await startTestEnv();
     await env.transport.createDir('/d/sub');
-    await put(env, '/d/sub/f.bin', 'x');
+    await putFile(env, '/d/sub/f.bin', 'x');
     await expect(env.transport.deleteFile('/d/sub')).rejects.toMatchObject({ code: 'is_a_directory' });
     await expect(env.transport.deleteFile('/')).rejects.toMatchObject({ code: 'is_a_directory' });
     await expect(env.transport.deleteFile('/d/absent')).rejects.toMatchObject({
@@ -107,8 +101,8 @@ describe('object transport', () => {
 
   it('replaces a file written again under the same name', async () => {
     env = await startTestEnv();
-    await put(env, '/backup.tar', 'first version');
-    const second = await put(env, '/backup.tar', 'second');
+    await putFile(env, '/backup.tar', 'first version');
+    const second = await putFile(env, '/backup.tar', 'second');
     expect(liveNamed(env, 'backup.tar')).toHaveLength(1);
     expect(await env.transport.stat('/backup.tar')).toEqual({
       name: 'backup.tar',
@@ -120,7 +114,7 @@ describe('object transport', () => {
 
   it('reads from an offset and refuses what cannot be read or written', async () => {
     env = await startTestEnv({ object: { type: 'customer', id: '3' }, objectName: 'jdoe' });
-    await put(env, '/dumps/backup.tar', '0123456789');
+    await putFile(env, '/dumps/backup.tar', '0123456789');
     const fd = await env.transport.openFileRead('/dumps/backup.tar', 4);
     const local = join(env.tmpDir, 'restore');
     expect(await env.connector.readFile(fd, local, 3)).toBe(3);
@@ -152,7 +146,7 @@ describe('object transport', () => {
 
   it('reports the quota, and {} when Drive has no limit', async () => {
     env = await startTestEnv({ sandbox: { quotaBytes: 5 * 1024 ** 3 } });
-    await put(env, '/f', Buffer.alloc(4096));
+    await putFile(env, '/f', Buffer.alloc(4096));
     expect(await env.transport.getQuota()).toEqual({ total: 5 * 1024 ** 3, free: 5 * 1024 ** 3 - 4096 });
     env.sandbox.setQuota(null);
     expect(await env.transport.getQuota()).toEqual({});
@@ -186,8 +180,8 @@ describe('object transport', () => {
 describe('names differing only in case (Drive matches name = case-insensitively)', () => {
   it('writing Backup.tar neither deletes nor answers for backup.tar', async () => {
     env = await startTestEnv();
-    const lower = await put(env, '/d/backup.tar', 'lower case');
-    const upper = await put(env, '/d/Backup.tar', 'UPPER');
+    const lower = await putFile(env, '/d/backup.tar', 'lower case');
+    const upper = await putFile(env, '/d/Backup.tar', 'UPPER');
     expect(liveNamed(env, 'backup.tar')).toHaveLength(1);
     expect(liveNamed(env, 'Backup.tar')).toHaveLength(1);
     expect(await env.transport.stat('/d/backup.tar')).toEqual({

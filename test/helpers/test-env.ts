@@ -175,6 +175,13 @@ export async function withStandaloneAccounts(
   env.connector = await createConnector(env.config);
 }
 
+/** Writes `content` to `path` through the env's transport in one appendFile; the close's result. */
+export async function putFile(env: TestEnv, path: string, content: string | Buffer) {
+  const fd = await env.transport.openFileWrite(path);
+  await env.connector.appendFile(fd, await writeLocalFile(env.tmpDir, 'piece', content));
+  return env.connector.closeWrite(fd);
+}
+
 export async function writeLocalFile(dir: string, name: string, bytes: Buffer | string): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, bytes, { mode: 0o600 });
