@@ -2,7 +2,7 @@
 // verified by md5, parallel ranges, reads from an offset in sized pieces, the end of the file,
 // a wrong md5, and local-file errors.
 import { mkdir, mkdtemp, open as openFile, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -421,19 +421,53 @@ describe('ranges of a slice', () => {
   });
 });
 
+/** Drive's 206 answer to a ranged GET of `body`. */
+function answerRange(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+  const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
+  const slice = body.subarray(Number(a), Number(b) + 1);
+  res.writeHead(206, { 'content-range': `bytes ${a}-${b}/${body.length}`, 'content-length': slice.length });
+  res.end(slice);
+}
+
+/**
+ * A read handle on `/<fileId>.tar` (of `body`) whose Drive is `api`, a local server of the test's
+ * own: 64 KiB ranges over 2 streams, with `authorization` on every request when given.
+ */
+async function readFrom(api: Server, dataDir: string, fileId: string, body: Buffer, authorization?: string) {
+  const apiRoot = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
+  const config = loadConfig({
+    env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_API_ROOT: apiRoot },
+    flags: { downloadRangeSize: 64 * KIB, downloadStreams: 2, retryBaseMs: 1 },
+    readFile: false,
+  });
+  const client = new gaxios.Gaxios();
+  const handles = new TransferHandles({
+    config,
+    state: new Keyv(),
+    log: silentLog,
+    httpFor: async () => ({
+      request: (o) => client.request(authorization ? { ...o, headers: { ...o.headers, authorization } } : o),
+    }),
+    pacer: new Pacer({ maxAttempts: 3, baseMs: 1 }),
+  });
+  const fd = await handles.openRead({
+    object: { type: 'server', id: null },
+    path: `/${fileId}.tar`,
+    fileId,
+    size: body.length,
+    md5: md5(body),
+    offset: 0,
+  });
+  return { handles, fd };
+}
+
 describe('ranged GETs redirected elsewhere', () => {
   it('follow the redirect, without the Authorization header once the origin changes', async () => {
     const body = bytesOf(150 * KIB + 7, 13);
     const authSeen: Array<string | undefined> = [];
     const content = createServer((req, res) => {
       authSeen.push(req.headers.authorization);
-      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
-      const slice = body.subarray(Number(a), Number(b) + 1);
-      res.writeHead(206, {
-        'content-range': `bytes ${a}-${b}/${body.length}`,
-        'content-length': slice.length,
-      });
-      res.end(slice);
+      answerRange(req, res, body);
     });
     await new Promise<void>((resolve) => content.listen(0, '127.0.0.1', resolve));
     const contentPort = (content.address() as AddressInfo).port;
@@ -445,30 +479,7 @@ describe('ranged GETs redirected elsewhere', () => {
     await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
     const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-redirect-'));
     try {
-      const apiRoot = `http://127.0.0.1:${(api.address() as AddressInfo).port}/`;
-      const config = loadConfig({
-        env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_API_ROOT: apiRoot },
-        flags: { downloadRangeSize: 64 * KIB, downloadStreams: 2, retryBaseMs: 1 },
-        readFile: false,
-      });
-      const client = new gaxios.Gaxios();
-      const handles = new TransferHandles({
-        config,
-        state: new Keyv(),
-        log: silentLog,
-        httpFor: async () => ({
-          request: (o) => client.request({ ...o, headers: { ...o.headers, authorization: 'Bearer secret' } }),
-        }),
-        pacer: new Pacer({ maxAttempts: 3, baseMs: 1 }),
-      });
-      const fd = await handles.openRead({
-        object: { type: 'server', id: null },
-        path: '/moved.tar',
-        fileId: 'moved',
-        size: body.length,
-        md5: md5(body),
-        offset: 0,
-      });
+      const { handles, fd } = await readFrom(api, dataDir, 'moved', body, 'Bearer secret');
       const out = join(dataDir, 'out');
       expect(await handles.readFile(fd, out, null)).toBe(body.length);
       expect((await readFile(out)).equals(body)).toBe(true);
@@ -502,39 +513,12 @@ describe('a file Drive flags as abusive', () => {
         );
         return;
       }
-      const [, a, b] = /bytes=(\d+)-(\d+)/.exec(req.headers.range ?? '')!;
-      const slice = body.subarray(Number(a), Number(b) + 1);
-      res.writeHead(206, {
-        'content-range': `bytes ${a}-${b}/${body.length}`,
-        'content-length': slice.length,
-      });
-      res.end(slice);
+      answerRange(req, res, body);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const dataDir = await mkdtemp(join(tmpdir(), 'gdrive-abuse-'));
     try {
-      const apiRoot = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-      const config = loadConfig({
-        env: { GDRIVE_BACKUP_DATA_DIR: dataDir, GDRIVE_API_ROOT: apiRoot },
-        flags: { downloadRangeSize: 64 * KIB, downloadStreams: 2, retryBaseMs: 1 },
-        readFile: false,
-      });
-      const client = new gaxios.Gaxios();
-      const handles = new TransferHandles({
-        config,
-        state: new Keyv(),
-        log: silentLog,
-        httpFor: async () => ({ request: (o) => client.request(o) }),
-        pacer: new Pacer({ maxAttempts: 3, baseMs: 1 }),
-      });
-      const fd = await handles.openRead({
-        object: { type: 'server', id: null },
-        path: '/flagged.tar',
-        fileId: 'flagged',
-        size: body.length,
-        md5: md5(body),
-        offset: 0,
-      });
+      const { handles, fd } = await readFrom(server, dataDir, 'flagged', body);
       const out = join(dataDir, 'out');
       expect(await handles.readFile(fd, out, null)).toBe(body.length);
       expect((await readFile(out)).equals(body)).toBe(true);
